@@ -81,10 +81,7 @@ def mmr(
     max_sim = np.full(n, -np.inf)
     available = np.ones(n, dtype=bool)
     for step in range(k):
-        if step == 0:
-            value = rel.copy()
-        else:
-            value = lambda_ * rel - (1.0 - lambda_) * max_sim
+        value = rel.copy() if step == 0 else lambda_ * rel - (1.0 - lambda_) * max_sim
         value[~available] = -np.inf
         pick = int(np.argmax(value))
         chosen.append(pick)
