@@ -9,9 +9,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from fake_recommender import FakeRecommender, sample_items  # noqa: E402
+from fake_recommender import FakeRecommender, sample_items
 
-from nextwatch.web import create_app  # noqa: E402
+from nextwatch.web import create_app
 
 
 @pytest.fixture
@@ -21,12 +21,14 @@ def fake() -> FakeRecommender:
 
 @pytest.fixture
 def app(fake, tmp_path):
-    return create_app({
-        "TESTING": True,
-        "RECOMMENDER": fake,
-        "INSTANCE_PATH": str(tmp_path / "instance"),
-        "SECRET_KEY": "test-secret-key-0123456789abcdef",
-    })
+    return create_app(
+        {
+            "TESTING": True,
+            "RECOMMENDER": fake,
+            "INSTANCE_PATH": str(tmp_path / "instance"),
+            "SECRET_KEY": "test-secret-key-0123456789abcdef",
+        }
+    )
 
 
 @pytest.fixture

@@ -39,8 +39,14 @@ class FakeRecommendation:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "item_id": self.item_id, "title": self.title, "year": self.year, "genres": list(self.genres),
-            "kind": self.kind, "description": self.description, "score": self.score, "reason": self.reason,
+            "item_id": self.item_id,
+            "title": self.title,
+            "year": self.year,
+            "genres": list(self.genres),
+            "kind": self.kind,
+            "description": self.description,
+            "score": self.score,
+            "reason": self.reason,
             "scores": dict(self.scores),
         }
 
@@ -164,15 +170,17 @@ class FakeSession:
 
 
 def _dataset(items: list[dict[str, Any]]) -> Dataset:
-    frame = pl.DataFrame({
-        "item_idx": list(range(len(items))),
-        "item_id": [str(it["item_id"]) for it in items],
-        "title": [it["title"] for it in items],
-        "year": [it.get("year") for it in items],
-        "genres": [list(it.get("genres", [])) for it in items],
-        "kind": [it.get("kind") for it in items],
-        "description": [it.get("description") for it in items],
-    })
+    frame = pl.DataFrame(
+        {
+            "item_idx": list(range(len(items))),
+            "item_id": [str(it["item_id"]) for it in items],
+            "title": [it["title"] for it in items],
+            "year": [it.get("year") for it in items],
+            "genres": [list(it.get("genres", [])) for it in items],
+            "kind": [it.get("kind") for it in items],
+            "description": [it.get("description") for it in items],
+        }
+    )
     return Dataset(Interactions.empty(), conform_items(frame), users_frame([]), {"fingerprint": "fake"})
 
 
@@ -182,8 +190,12 @@ class FakeRecommender:
     def __init__(self, items: list[dict[str, Any]]) -> None:
         self.items = {
             str(it["item_id"]): FakeRecommendation(
-                item_id=str(it["item_id"]), title=it["title"], year=it.get("year"),
-                genres=list(it.get("genres", [])), kind=it.get("kind"), description=it.get("description"),
+                item_id=str(it["item_id"]),
+                title=it["title"],
+                year=it.get("year"),
+                genres=list(it.get("genres", [])),
+                kind=it.get("kind"),
+                description=it.get("description"),
             )
             for it in items
         }
@@ -221,18 +233,31 @@ def sample_items() -> list[dict[str, Any]]:
     genres = [["Drama"], ["Comedy"], ["Action", "Thriller"], ["Drama", "Romance"], ["Animation"]]
     items = [
         {
-            "item_id": "1", "title": 'Tom & Jerry\'s "Big" <script>alert(1)</script>', "year": 1999,
-            "genres": ["Comedy", "<b>Bold</b>"], "kind": "movie",
-            "description": "A cat & a mouse; <img src=x onerror=alert(2)> \"quoted\"",
+            "item_id": "1",
+            "title": 'Tom & Jerry\'s "Big" <script>alert(1)</script>',
+            "year": 1999,
+            "genres": ["Comedy", "<b>Bold</b>"],
+            "kind": "movie",
+            "description": 'A cat & a mouse; <img src=x onerror=alert(2)> "quoted"',
         },
         {
-            "item_id": "2", "title": "千と千尋の神隠し", "year": 2001, "genres": ["Animation", "Fantasy"],
-            "kind": "movie", "description": "少女が神々の世界に迷い込む。 A girl wanders into a world of spirits.",
+            "item_id": "2",
+            "title": "千と千尋の神隠し",
+            "year": 2001,
+            "genres": ["Animation", "Fantasy"],
+            "kind": "movie",
+            "description": "少女が神々の世界に迷い込む。 A girl wanders into a world of spirits.",
         },
     ]
     for n in range(3, 21):
-        items.append({
-            "item_id": str(n), "title": f"Movie {n:02d}", "year": 1990 + n, "genres": genres[n % 5],
-            "kind": "movie" if n % 3 else "tv show", "description": f"Plot of movie {n} about heists and love.",
-        })
+        items.append(
+            {
+                "item_id": str(n),
+                "title": f"Movie {n:02d}",
+                "year": 1990 + n,
+                "genres": genres[n % 5],
+                "kind": "movie" if n % 3 else "tv show",
+                "description": f"Plot of movie {n} about heists and love.",
+            }
+        )
     return items

@@ -34,7 +34,9 @@ MAX_ID = 200
 
 def _body() -> dict[str, Any]:
     if not request.is_json:
-        raise ApiError(415, "unsupported_media_type", "send a JSON object with Content-Type: application/json")
+        raise ApiError(
+            415, "unsupported_media_type", "send a JSON object with Content-Type: application/json"
+        )
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
         raise ApiError(400, "invalid_json", "the body must be a JSON object")
@@ -131,7 +133,9 @@ def genres() -> Any:
     n = _int_arg("n", current_app.config["TOP_GENRES"], 1, 50)
     sess = profile_session()
     top = sess.top_genres(n=n)
-    return jsonify({"genres": [{"genre": g, "count": int(c)} for g, c in top], "rounds_done": int(sess.rounds)})
+    return jsonify(
+        {"genres": [{"genre": g, "count": int(c)} for g, c in top], "rounds_done": int(sess.rounds)}
+    )
 
 
 @bp.get("/search")
@@ -151,18 +155,22 @@ def search() -> Any:
 @bp.post("/import")
 def import_history() -> Any:
     if not request.mimetype.startswith("multipart/form-data"):
-        raise ApiError(415, "unsupported_media_type", "upload the CSV as multipart/form-data in the field 'file'")
+        raise ApiError(
+            415, "unsupported_media_type", "upload the CSV as multipart/form-data in the field 'file'"
+        )
     sess = profile_session()
     try:
         report = import_upload(sess, request.files.get("file"))
     except InputError as e:
         raise ApiError(400, "invalid_csv", e.message, field="file") from None
-    return jsonify({
-        "n_rows": int(report.n_rows),
-        "matched": [{"history_title": t, "item": it.to_json()} for t, it in report.matched],
-        "unmatched": list(report.unmatched),
-        "likes": len(sess.likes()),
-    })
+    return jsonify(
+        {
+            "n_rows": int(report.n_rows),
+            "matched": [{"history_title": t, "item": it.to_json()} for t, it in report.matched],
+            "unmatched": list(report.unmatched),
+            "likes": len(sess.likes()),
+        }
+    )
 
 
 @bp.post("/reset")

@@ -31,7 +31,12 @@ class BarChart:
 
 
 def bar_chart(
-    counts: Sequence[tuple[str, int]], *, width: int = 480, label_width: int = 150, bar_height: int = 22, gap: int = 8
+    counts: Sequence[tuple[str, int]],
+    *,
+    width: int = 480,
+    label_width: int = 150,
+    bar_height: int = 22,
+    gap: int = 8,
 ) -> BarChart:
     """Lay out one horizontal bar per ``(label, count)``, the longest bar for the largest count.
 
@@ -46,6 +51,10 @@ def bar_chart(
         bars.append(Bar(label=label, count=int(count), y=y, width=w, text_y=y + bar_height * 0.7))
     height = gap + len(bars) * (bar_height + gap)
     return BarChart(
-        width=width, height=height, label_width=label_width, bar_height=bar_height, bars=bars,
+        width=width,
+        height=height,
+        label_width=label_width,
+        bar_height=bar_height,
+        bars=bars,
         total=sum(int(c) for _, c in counts),
     )

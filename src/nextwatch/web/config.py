@@ -84,8 +84,14 @@ _PATHS = ("MODEL_DIR", "INSTANCE_PATH", "CONFIG_FILE")
 def known_keys() -> set[str]:
     """Every setting name accepted: ours, Flask's and flask-wtf's."""
     wtf = {
-        "WTF_CSRF_ENABLED", "WTF_CSRF_CHECK_DEFAULT", "WTF_CSRF_SECRET_KEY", "WTF_CSRF_METHODS",
-        "WTF_CSRF_FIELD_NAME", "WTF_CSRF_HEADERS", "WTF_CSRF_TIME_LIMIT", "WTF_CSRF_SSL_STRICT",
+        "WTF_CSRF_ENABLED",
+        "WTF_CSRF_CHECK_DEFAULT",
+        "WTF_CSRF_SECRET_KEY",
+        "WTF_CSRF_METHODS",
+        "WTF_CSRF_FIELD_NAME",
+        "WTF_CSRF_HEADERS",
+        "WTF_CSRF_TIME_LIMIT",
+        "WTF_CSRF_SSL_STRICT",
     }
     return set(DEFAULTS) | set(Flask.default_config) | wtf
 
@@ -129,9 +135,9 @@ def load_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     for key in _PATHS:  # relative paths in a file are relative to the file
         if isinstance(out.get(key), str) and not Path(out[key]).is_absolute():
             out[key] = str(base / out[key])
-    if isinstance(out.get("PROFILE_STORE"), str) and "://" not in out["PROFILE_STORE"]:
-        if not Path(out["PROFILE_STORE"]).is_absolute():
-            out["PROFILE_STORE"] = str(base / out["PROFILE_STORE"])
+    store = out.get("PROFILE_STORE")
+    if isinstance(store, str) and "://" not in store and not Path(store).is_absolute():
+        out["PROFILE_STORE"] = str(base / store)
     return out
 
 
@@ -141,15 +147,21 @@ def check(settings: Mapping[str, Any], *, source: str | os.PathLike[str] | None 
     unknown = sorted(k for k in settings if k not in known)
     if unknown:
         ours = ", ".join(sorted(k for k in DEFAULTS if k != "RECOMMENDER"))
-        raise InputError(f"unknown setting(s) {', '.join(unknown)}", path=source, hint=f"nextwatch settings: {ours}")
+        raise InputError(
+            f"unknown setting(s) {', '.join(unknown)}", path=source, hint=f"nextwatch settings: {ours}"
+        )
     for key, (lo, hi) in _INT_LIMITS.items():
         if key in settings:
             value = settings[key]
             if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-                raise InputError(f"{key} must be a whole number from {lo} to {hi}, not {value!r}", path=source)
+                raise InputError(
+                    f"{key} must be a whole number from {lo} to {hi}, not {value!r}", path=source
+                )
 
 
-def resolve(overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+def resolve(
+    overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
+) -> dict[str, Any]:
     """Merge defaults, the settings file, the environment and ``overrides`` (see the module docstring)."""
     environ = os.environ if environ is None else environ
     overrides = {str(k).upper(): v for k, v in (overrides or {}).items()}

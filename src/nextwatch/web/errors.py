@@ -41,7 +41,13 @@ _TITLES = {
     500: "Something went wrong on our side",
 }
 
-_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "too_large", 415: "unsupported_media_type"}
+_CODES = {
+    400: "bad_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "too_large",
+    415: "unsupported_media_type",
+}
 
 
 def wants_json() -> bool:
@@ -75,15 +81,21 @@ def register_error_handlers(app: Flask) -> None:
     def _csrf(e: CSRFError) -> tuple[Any, int]:
         if wants_json():
             return error_response(
-                400, "csrf", f"{e.description} Send the token from GET /api/v1/csrf-token in the X-CSRFToken header."
+                400,
+                "csrf",
+                f"{e.description} Send the token from GET /api/v1/csrf-token in the X-CSRFToken header.",
             )
         return error_response(
-            400, "csrf", "This form has expired or was not sent from this site. Go back, reload the page and try again."
+            400,
+            "csrf",
+            "This form has expired or was not sent from this site. Go back, reload the page and try again.",
         )
 
     @app.errorhandler(413)
     def _too_large(e: HTTPException) -> tuple[Any, int]:
-        return error_response(413, "too_large", f"Uploads are limited to {_limit_text()}. Please choose a smaller file.")
+        return error_response(
+            413, "too_large", f"Uploads are limited to {_limit_text()}. Please choose a smaller file."
+        )
 
     @app.errorhandler(NotFoundError)
     def _not_found(e: NotFoundError) -> tuple[Any, int]:

@@ -82,7 +82,10 @@ def submit() -> Response:
 def taste() -> str:
     sess = profile_session()
     return render_template(
-        "taste.html", likes=sess.likes(), rounds=sess.rounds, **_genres(sess, current_app.config["TASTE_GENRES"])
+        "taste.html",
+        likes=sess.likes(),
+        rounds=sess.rounds,
+        **_genres(sess, current_app.config["TASTE_GENRES"]),
     )
 
 
@@ -163,4 +166,3 @@ def healthz() -> Any:
         body["items"] = int(dataset.n_items)
         body["dataset_fingerprint"] = dataset.fingerprint
     return jsonify(body)
-
