@@ -53,8 +53,10 @@ def main(verbose: int) -> None:
 
 def _register() -> None:
     from nextwatch.cli import data as data_cmds
+    from nextwatch.cli import serve as serve_cmds
 
     data_cmds.register(main)
+    serve_cmds.register(main)
 
 
 _register()
