@@ -8,9 +8,10 @@ catalogue, in this order:
 2. **title+year**: a shared normalised title key (:func:`nextwatch.data.titles.title_keys`, so
    ``"Matrix, The"`` meets ``"The Matrix"`` and MovieLens alternates count) and the same year;
 3. **title+year±1**: the same, a year apart (release vs. festival year), only for *distinctive*
-   titles (see :func:`distinctive`) so that ``"Heat"`` 1986 does not take ``"Heat"`` 1987's text;
+   titles (see :func:`distinctive`) so that ``"Heat"`` 1986 does not take ``"Heat"`` 1987's text,
+   and not between a film and a TV show;
 4. **title (no year)**: a year is unknown on one side; only when the key names exactly one item and
-   one catalogue row, and is distinctive.
+   one catalogue row, is distinctive, and the kinds do not conflict.
 
 Among an item's candidates the best method wins, then main-title over alternate-title keys, then a
 matching kind (``"movie"`` when the item's kind is unknown). A catalogue row serves several items
@@ -46,6 +47,12 @@ def distinctive(key: str) -> bool:
     """
     words = [w for w in key.split() if w not in ARTICLES]
     return len(words) >= 2 and len(key) >= 6
+
+
+def _distinctive_expr(key: pl.Expr) -> pl.Expr:
+    """:func:`distinctive` as a polars expression (same rule, vectorised)."""
+    n_words = key.str.split(" ").list.eval(~pl.element().is_in(list(ARTICLES))).list.sum()
+    return (n_words >= 2) & (key.str.len_chars() >= 6)
 
 
 def _keys_frame(frame: pl.DataFrame, row_col: str, prefix: str) -> pl.DataFrame:
@@ -123,8 +130,11 @@ def _title_pairs(items: pl.DataFrame, need: pl.DataFrame, cat: pl.DataFrame) -> 
     # how many items / catalogue rows carry each key (for the unknown-year rule)
     n_items = item_keys.group_by("key").agg(pl.col("item_idx").n_unique().alias("n_i"))
     n_cat = cat_keys.group_by("key").agg(pl.col("_c").n_unique().alias("n_c"))
-    keys = pl.concat([item_keys["key"], cat_keys["key"]]).unique()
-    distinct = pl.DataFrame({"key": keys, "_distinct": [distinctive(k) for k in keys.to_list()]})
+    distinct = (
+        pl.concat([item_keys.select("key"), cat_keys.select("key")])
+        .unique()
+        .with_columns(_distinctive_expr(pl.col("key")).alias("_distinct"))
+    )
 
     left = item_keys.join(
         need.select("item_idx", pl.col("year").alias("i_year"), pl.col("kind").alias("i_kind")),
@@ -136,11 +146,19 @@ def _title_pairs(items: pl.DataFrame, need: pl.DataFrame, cat: pl.DataFrame) -> 
     )
     dy = (pl.col("i_year").cast(pl.Int32) - pl.col("c_year").cast(pl.Int32)).abs()
     loose = (pl.col("i_alt") == 2) | (pl.col("c_alt") == 2)
+    # a film and a TV show of one name a year apart are usually different works
+    kind_conflict = (
+        pl.col("i_kind").is_not_null()
+        & pl.col("c_kind").is_not_null()
+        & (pl.col("i_kind") != pl.col("c_kind"))
+    )
     method = (
         pl.when(loose & ~pl.col("_distinct"))
         .then(pl.lit(None, pl.Int8))
         .when(dy == 0)
         .then(pl.lit(1, pl.Int8))
+        .when(kind_conflict)
+        .then(pl.lit(None, pl.Int8))
         .when((dy == 1) & pl.col("_distinct"))
         .then(pl.lit(2, pl.Int8))
         .when(

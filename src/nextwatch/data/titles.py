@@ -50,9 +50,7 @@ _AKA = re.compile(r"^\s*(?:a\.k\.a\.?|aka)\s+", re.IGNORECASE)
 _YEAR_PAREN = re.compile(r"^\s*(?P<title>.*?)\s*\(\s*(?P<year>\d{4})\s*\)\s*$")
 _YEAR_BARE = re.compile(r"^\s*(?P<title>.*\S)\s+(?P<year>\d{4})\s*$")
 _DOTS = re.compile(r"(?<=\w)\.(?=\w|\s|$)")
-_NON_WORD = re.compile(r"[^\w]+")
-_UNDERSCORE = re.compile(r"_+")
-_SPACES = re.compile(r"\s+")
+_WORD = re.compile(r"[^\W_]+")
 
 #: Parenthesised words that qualify a release rather than name the film ("Sholay (Hindi)",
 #: "Alien (Widescreen)", "Taxi Driver (Collector's Edition)"); such a parenthetical is not an alternate title.
@@ -139,12 +137,11 @@ def normalize_title(title: str) -> str:
         text = " ".join([_move_article(main), *(f"({_move_article(g)})" for g in groups)])
     elif "," in text:
         text = _move_article(text)
-    text = text.replace("&", " and ")
-    text = text.replace("'", "")  # "schindler's" -> "schindlers", "l'auberge" -> "lauberge"
-    text = _DOTS.sub("", text)  # "S.W.A.T." -> "swat", "Dr. No" -> "dr no"
-    text = _NON_WORD.sub(" ", text)
-    text = _UNDERSCORE.sub(" ", text)
-    return _SPACES.sub(" ", text).strip()
+    # "&" -> "and"; "schindler's" -> "schindlers", "l'auberge" -> "lauberge"
+    text = text.replace("&", " and ").replace("'", "")
+    if "." in text:
+        text = _DOTS.sub("", text)  # "S.W.A.T." -> "swat", "Dr. No" -> "dr no"
+    return " ".join(_WORD.findall(text))
 
 
 def _is_qualifier(group: str) -> bool:
