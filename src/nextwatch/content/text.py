@@ -40,7 +40,7 @@ def _clean(text: str | None) -> str:
 
 def _sentence(text: str) -> str:
     """``text`` ending in sentence punctuation, so that the parts read as separate sentences."""
-    return text if not text or text[-1] in ".!?…\"'”)" else text + "."
+    return text if not text or text[-1] in ".!?…\"'”" else text + "."
 
 
 def item_text(

@@ -113,8 +113,20 @@ def write_dataset(
         if extra:
             manifest.update(extra)
         write_json(tmp / MANIFEST_FILE, manifest)
+        _carry_over(out, tmp)
     log.info("wrote dataset %s (%s)", out, manifest["fingerprint"])
     return manifest
+
+
+#: Derived folders a re-ingest keeps: their contents are keyed by content (per-item text hashes)
+#: and record the fingerprint they were built for, so their users reuse what still fits.
+CARRIED_OVER = ("embeddings",)
+
+
+def _carry_over(old: Path, new: Path) -> None:
+    for name in CARRIED_OVER:
+        if (old / name).is_dir() and not (new / name).exists():
+            os.replace(old / name, new / name)
 
 
 def _check_dense(idx: np.ndarray, what: str) -> None:
