@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
@@ -216,9 +217,10 @@ class FakeRecommender:
         return [self.item_card(i) for i, it in self.items.items() if q in it.title.casefold()][:k]
 
     def search_semantic(self, query: str, k: int = 10) -> list[FakeRecommendation]:
-        words = set(query.casefold().split())
+        words = set(re.findall(r"\w+", query.casefold()))
         scored = [
-            (len(words & set((it.description or "").casefold().split())), i) for i, it in self.items.items()
+            (len(words & set(re.findall(r"\w+", (it.description or "").casefold()))), i)
+            for i, it in self.items.items()
         ]
         return [self.item_card(i) for s, i in sorted(scored, key=lambda t: -t[0]) if s > 0][:k]
 
