@@ -36,8 +36,8 @@ from nextwatch.content.index import (
 )
 from nextwatch.content.store import EmbeddingStore
 from nextwatch.content.taste import TasteVector
-from nextwatch.content.text import display_title
 from nextwatch.data.dataset import Dataset
+from nextwatch.data.titles import display_title
 from nextwatch.errors import NextwatchError, NotFoundError
 
 log = logging.getLogger(__name__)

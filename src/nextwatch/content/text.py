@@ -15,23 +15,12 @@ from collections.abc import Sequence
 
 import polars as pl
 
+from nextwatch.data.titles import display_title
+
 #: Bumped when the text recipe changes (informational: the per-item hashes already catch any change).
 TEXT_VERSION = 1
 
 _WS = re.compile(r"\s+")
-
-
-_ARTICLE_SUFFIX = re.compile(r"^(?P<rest>.+), (?P<article>The|A|An|Les|La|Le|L'|Il|Das|Der|Die|El|Los|Las)$")
-
-
-def display_title(title: str) -> str:
-    """A title as people write it: ``"Lion King, The"`` -> ``"The Lion King"``."""
-    # TODO(content): switch to nextwatch.data.titles.display_title once it lands
-    m = _ARTICLE_SUFFIX.match(title)
-    if not m:
-        return title
-    article = m["article"]
-    return f"{article}{'' if article.endswith(chr(39)) else ' '}{m['rest']}"
 
 
 def _clean(text: str | None) -> str:
