@@ -54,9 +54,11 @@ def main(verbose: int) -> None:
 def _register() -> None:
     from nextwatch.cli import content as content_cmds
     from nextwatch.cli import data as data_cmds
+    from nextwatch.cli import demo as demo_cmds
     from nextwatch.cli import serve as serve_cmds
 
     data_cmds.register(main)
+    demo_cmds.register(main)
     content_cmds.register(main)
     serve_cmds.register(main)
 
