@@ -8,6 +8,7 @@ feedback the test posts.
 
 from __future__ import annotations
 
+import gc
 import json
 import multiprocessing
 import subprocess
@@ -554,6 +555,21 @@ def test_sqlite_file_uses_wal(tmp_path: Path) -> None:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
         assert conn.execute("PRAGMA busy_timeout").fetchone()[0] == 30000
+
+
+def test_sqlite_thread_connections_close_with_their_threads(tmp_path: Path) -> None:
+    with open_store(tmp_path / "t.db") as s:
+        s.ensure_profile("p")
+        threads = [threading.Thread(target=s.like, args=("p", f"m{k}")) for k in range(5)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        gc.collect()
+        assert len(s._held) == 1  # the main thread's; the five workers' went with them
+        assert len(s.likes("p")) == 5
+    with pytest.raises(NextwatchError, match="closed"):
+        s.get_profile("p")
 
 
 def test_unreachable_postgres_is_a_clear_error() -> None:

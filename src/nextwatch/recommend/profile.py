@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 #: How a like came about: ticked in a round, liked from a search result, or imported from a history.
 LIKE_SOURCES = ("round", "search", "import")
@@ -30,9 +30,11 @@ def rank_genres(counts: Mapping[str, int], n: int = 5) -> list[tuple[str, int]]:
     return ranked[:n]
 
 
-@dataclass(frozen=True)
-class Like:
-    """One liked item: its raw id, how it was liked (:data:`LIKE_SOURCES`) and when (unix seconds)."""
+class Like(NamedTuple):
+    """One liked item: its raw id, how it was liked (:data:`LIKE_SOURCES`) and when (unix seconds).
+
+    A named tuple rather than a dataclass: a long-lived profile holds thousands, read on every request.
+    """
 
     item_id: str
     source: str

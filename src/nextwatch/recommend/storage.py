@@ -36,6 +36,7 @@ import os
 import sqlite3
 import threading
 import time
+import weakref
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -147,6 +148,8 @@ class ProfileStore(Protocol):
 
     def shown(self, profile_id: str) -> list[str]: ...
 
+    def shown_not_liked(self, profile_id: str) -> list[str]: ...
+
     def rounds(self, profile_id: str) -> list[Round]: ...
 
     def record_import(
@@ -222,6 +225,9 @@ def _base_ddl(serial: str) -> list[str]:
             at DOUBLE PRECISION NOT NULL,
             UNIQUE (profile_id, import_id)
         )""",
+        # likes and shown items are read in order on every request
+        "CREATE INDEX nw_likes_by_profile ON nw_likes (profile_id, seq)",
+        "CREATE INDEX nw_shown_by_profile ON nw_shown (profile_id, seq)",
     ]
 
 
@@ -416,10 +422,8 @@ class SqlProfileStore(ABC):
         if row is None:
             raise NotFoundError(f"no profile {profile_id!r}")
         p = {"p": profile_id}
-        likes = tuple(
-            Like(item_id=r[0], source=r[1], at=float(r[2]))
-            for r in tx.all("SELECT item_id, source, at FROM nw_likes WHERE profile_id = :p ORDER BY seq", p)
-        )
+        likes = tuple(map(Like._make, tx.all(
+            "SELECT item_id, source, at FROM nw_likes WHERE profile_id = :p ORDER BY seq", p)))
         shown = tuple(
             r[0] for r in tx.all("SELECT item_id FROM nw_shown WHERE profile_id = :p ORDER BY seq", p)
         )
@@ -469,6 +473,11 @@ class SqlProfileStore(ABC):
         are kept.
         """
         _check_id(profile_id, "profile_id")
+        # the common case first, without taking the write lock
+        with contextlib.suppress(NotFoundError), self._tx(write=False) as tx:
+            found = self._read_profile(tx, profile_id)
+            if dataset_fingerprint is None or found.dataset_fingerprint == dataset_fingerprint:
+                return found
         now = time.time()
         with self._tx(write=True) as tx:
             if not self._insert_profile(tx, profile_id, dataset_fingerprint, now) and dataset_fingerprint:
@@ -773,6 +782,21 @@ class _SqliteTx:
         return row
 
 
+class _HeldConnection:
+    """One thread's connection, remembered with the process that opened it."""
+
+    __slots__ = ("__weakref__", "conn", "pid")
+
+    def __init__(self, conn: sqlite3.Connection, pid: int) -> None:
+        self.conn, self.pid = conn, pid
+
+
+def _close_if_owner(conn: sqlite3.Connection, pid: int) -> None:
+    # A connection inherited through fork() belongs to the parent: the child must not close it.
+    if os.getpid() == pid:
+        conn.close()
+
+
 class SQLiteProfileStore(SqlProfileStore):
     """Profiles in one SQLite file through the standard library.
 
@@ -797,7 +821,7 @@ class SQLiteProfileStore(SqlProfileStore):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.busy_timeout = float(busy_timeout)
         self._local = threading.local()
-        self._conns: list[tuple[int, sqlite3.Connection]] = []
+        self._held: weakref.WeakSet[_HeldConnection] = weakref.WeakSet()
         self._guard = threading.Lock()
         self._closed = False
         self._returning = sqlite3.sqlite_version_info >= (3, 35, 0)
@@ -814,9 +838,9 @@ class SQLiteProfileStore(SqlProfileStore):
 
     def _connection(self) -> sqlite3.Connection:
         pid = os.getpid()
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is not None and self._local.pid == pid and not self._closed:
-            return conn
+        held: _HeldConnection | None = getattr(self._local, "held", None)
+        if held is not None and held.pid == pid and not self._closed:
+            return held.conn
         if self._closed:
             raise NextwatchError(f"the profile store at {self.path} is closed")
         try:
@@ -829,9 +853,12 @@ class SQLiteProfileStore(SqlProfileStore):
             conn.execute("PRAGMA foreign_keys = ON")
         except sqlite3.DatabaseError as e:
             raise NextwatchError(f"cannot open the profile store {self.path}: {e}") from e
-        self._local.conn, self._local.pid = conn, pid
+        held = _HeldConnection(conn, pid)
+        # closed when its thread ends (the thread-local lets go of it), or by close()
+        weakref.finalize(held, _close_if_owner, conn, pid)
+        self._local.held = held
         with self._guard:
-            self._conns.append((pid, conn))
+            self._held.add(held)
         return conn
 
     @contextlib.contextmanager
@@ -851,8 +878,7 @@ class SQLiteProfileStore(SqlProfileStore):
         pid = os.getpid()
         with self._guard:
             self._closed = True
-            mine = [c for p, c in self._conns if p == pid]
-            self._conns = [(p, c) for p, c in self._conns if p != pid]
+            mine = [h.conn for h in self._held if h.pid == pid]
         for conn in mine:
             conn.close()
 
