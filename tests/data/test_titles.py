@@ -246,3 +246,23 @@ def test_index_without_year_column() -> None:
     idx = TitleIndex(frame)
     assert idx.find("heat") == 0
     assert idx.label(1) == "Up"
+
+
+def test_editions_of_one_film_need_the_full_title() -> None:
+    idx = TitleIndex(
+        _items([("Finding Nemo (Widescreen)", 2003), ("Finding Nemo (Full-screen)", 2003), ("Shrek", 2001)])
+    )
+    with pytest.raises(NotFoundError) as err:
+        idx.find("Finding Nemo 2003")
+    assert err.value.hint == "give the full title as listed, e.g. 'Finding Nemo (Widescreen)'"
+    assert idx.find("finding nemo (full-screen)") == 1
+    assert idx.find("Finding Nemo (Widescreen) 2003") == 0
+    # an exact title beats the qualified editions of it
+    both = TitleIndex(_items([("Finding Nemo (Widescreen)", 2003), ("Finding Nemo", 2003)]))
+    assert both.find("Finding Nemo") == 1
+
+
+def test_ambiguity_hint_suggests_the_year_when_years_differ(index_items: pl.DataFrame) -> None:
+    with pytest.raises(NotFoundError) as err:
+        TitleIndex(index_items).find("lion king")
+    assert err.value.hint == "add the year, e.g. 'The Lion King 1994'"

@@ -245,20 +245,23 @@ class TitleIndex:
         self._year: list[int | None] = [None if y is None else int(y) for y in years]
         self._row_of = {int(i): r for r, i in enumerate(self._idx)}
         self._pop = None if popularity is None else np.asarray(popularity, dtype=np.float64)
-        # key -> rows; rank 0 = main title, 1 = alternate, 2 = main title without its article
+        # key -> (row, rank): 0 the full title (qualifiers included), 1 the main title, 2 an alternate,
+        # 3 the main title without its leading article; a lookup keeps the best rank only
         self._exact: dict[str, list[tuple[int, int]]] = defaultdict(list)
         keys: list[str] = []
         key_rows: list[int] = []
         for row, title in enumerate(self._title):
             tk = title_keys(title or "")
+            entries = {normalize_title(title or ""): 0}
             for j, k in enumerate(tk):
-                self._exact[k].append((row, 0 if j == 0 else 1))
+                entries.setdefault(k, 1 if j == 0 else 2)
                 keys.append(k)
                 key_rows.append(row)
             if tk:
-                loose = strip_leading_article(tk[0])
-                if loose != tk[0]:
-                    self._exact[loose].append((row, 2))
+                entries.setdefault(strip_leading_article(tk[0]), 3)
+            for k, rank in entries.items():
+                if k:
+                    self._exact[k].append((row, rank))
         self._keys = keys
         self._key_rows = np.asarray(key_rows, dtype=np.int64)
         self._matrix, self._vocab = self._build_trigrams(keys)
@@ -299,14 +302,14 @@ class TitleIndex:
 
     def _candidates(self, title_text: str, year: int | None) -> list[int]:
         """Rows whose keys equal the query's, best tier only; filtered by year when one is given."""
+        q_full = normalize_title(title_text)
         qkeys = title_keys(title_text)
-        if not qkeys:
-            return []
-        q = qkeys[0]
+        q = qkeys[0] if qkeys else q_full
         hits: dict[int, int] = {}
-        for key in dict.fromkeys([q, strip_leading_article(q)]):
-            for row, rank in self._exact.get(key, []):
-                rank = rank if key == q else max(rank, 2)
+        # the query as typed, its main title, then its main title without a leading article
+        for key, floor in ((q_full, 0), (q, 1), (strip_leading_article(q), 3)):
+            for row, rank in self._exact.get(key, []) if key else []:
+                rank = max(rank, floor)
                 hits[row] = min(rank, hits.get(row, 9))
         if not hits:
             return []
@@ -345,11 +348,13 @@ class TitleIndex:
                 if pops[order[0]] > pops[order[1]]:
                     return int(self._idx[rows[order[0]]])
             listed = ", ".join(self.label(int(self._idx[r])) for r in rows[:10])
-            raise NotFoundError(
-                f"{query!r} matches {len(rows)} titles: {listed}",
-                hint="add the year, e.g. "
-                + repr(f"{display_title(self._title[rows[0]] or '')} {self._year[rows[0]] or ''}".strip()),
-            )
+            first = display_title(self._title[rows[0]] or "")
+            years = [self._year[r] for r in rows]
+            if None not in years and len(set(years)) == len(years):
+                hint = f"add the year, e.g. {f'{first} {years[0]}'!r}"
+            else:  # same year (or none): only the full title as listed tells them apart
+                hint = f"give the full title as listed, e.g. {first!r}"
+            raise NotFoundError(f"{query!r} matches {len(rows)} titles: {listed}", hint=hint)
         close = [self.label(i) for i, _ in self.search(query, 5)]
         where = f" from {year}" if year is not None else ""
         raise NotFoundError(
