@@ -402,6 +402,25 @@ def test_concurrent_likes_of_one_item_count_once(store: storage.SqlProfileStore)
     assert store.get_profile("p").genre_counts == {"Drama": 1, "Comedy": 1}
 
 
+def test_concurrent_retries_of_one_round_count_once(store: storage.SqlProfileStore) -> None:
+    store.ensure_profile("p")
+    results: list[bool] = []
+    barrier = threading.Barrier(4)
+
+    def work() -> None:
+        barrier.wait()
+        results.append(store.record_round("p", ["m1", "m2"], ["m2"], round_id="tok", genres=GENRES).duplicate)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == [False, True, True, True]
+    p = store.get_profile("p")
+    assert (p.rounds, p.liked_ids, p.genre_counts, p.revision) == (1, ("m2",), {"Drama": 1}, 1)
+
+
 def _process_worker(kind: str, where: str, tag: str, n_rounds: int, start: Any) -> None:
     s = Target(kind, where).open()
     try:
