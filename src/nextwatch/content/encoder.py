@@ -99,6 +99,16 @@ def choose_device(setting: str | None = None) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+def _quiet_transformers() -> None:
+    """Silence transformers' own "Loading weights" bar: encoding draws nextwatch's progress bar."""
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+    except ImportError:  # pragma: no cover - comes with sentence-transformers
+        pass
+
+
 class SentenceTransformerEncoder:
     """A sentence-transformers model, loaded lazily from disk, offline.
 
@@ -125,7 +135,9 @@ class SentenceTransformerEncoder:
 
     @property
     def dim(self) -> int:
-        dim = self._load().get_sentence_embedding_dimension()
+        model = self._load()
+        get_dim = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+        dim = get_dim()
         if not dim:
             raise NextwatchError(f"the sentence model at {self.path} does not report its embedding size")
         return int(dim)
@@ -141,6 +153,7 @@ class SentenceTransformerEncoder:
                     "sentence-transformers is not installed", hint="pip install sentence-transformers"
                 ) from e
             device = choose_device(self._device_setting)
+            _quiet_transformers()
             t0 = time.perf_counter()
             try:
                 self._model = SentenceTransformer(str(self.path), device=device)
