@@ -300,6 +300,8 @@ def test_security_headers_and_cookie_flags(client):
     csp = r.headers["Content-Security-Policy"]
     assert "default-src 'self'" in csp and "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
     assert r.headers["X-Content-Type-Options"] == "nosniff"
+    assert r.headers["Cache-Control"] == "no-store"
+    assert "no-store" not in client.get("/static/style.css").headers.get("Cache-Control", "")
     cookie = r.headers["Set-Cookie"]
     assert cookie.startswith("nextwatch=") and "HttpOnly" in cookie and "SameSite=Lax" in cookie
     assert "Expires=" in cookie  # kept for a year, not a browser-session cookie

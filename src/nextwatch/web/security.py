@@ -15,7 +15,7 @@ import secrets
 import stat
 from pathlib import Path
 
-from flask import Flask, Response
+from flask import Flask, Response, request
 from flask_wtf.csrf import CSRFProtect
 
 log = logging.getLogger(__name__)
@@ -77,4 +77,8 @@ def init_security(app: Flask) -> None:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         response.headers.setdefault("X-Frame-Options", "DENY")
+        if request.endpoint != "static":
+            # pages and API answers are one visitor's state: never cached, never restored from the
+            # back-forward cache with a stale round (the server would refuse it as already submitted)
+            response.headers.setdefault("Cache-Control", "no-store")
         return response
