@@ -16,12 +16,15 @@ import unicodedata
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import date
+from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
-import scipy.sparse as sp
 
 from nextwatch.errors import NotFoundError
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp
 
 log = logging.getLogger(__name__)
 
@@ -268,6 +271,7 @@ class TitleIndex:
 
     @staticmethod
     def _build_trigrams(keys: list[str]) -> tuple[sp.csr_matrix, dict[str, int]]:
+        import scipy.sparse as sp  # only an index needs it: keep `import nextwatch.data` light
         vocab: dict[str, int] = {}
         indptr = [0]
         indices: list[int] = []
