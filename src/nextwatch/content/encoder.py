@@ -18,7 +18,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from nextwatch.content.config import DEFAULT_MODEL
+from nextwatch.content.config import DEFAULT_MODEL, ContentConfig
 from nextwatch.errors import MissingDependencyError, NextwatchError
 from nextwatch.progress import make_progress
 
@@ -189,3 +189,8 @@ class SentenceTransformerEncoder:
         dt = time.perf_counter() - t0
         log.info("encoded %d texts in %.1f s (%.0f/s)", len(texts), dt, len(texts) / max(dt, 1e-9))
         return l2_normalize(np.concatenate(out))
+
+
+def make_encoder(config: ContentConfig) -> Encoder:
+    """The encoder a config names (the one place that constructs it, so tests can swap it)."""
+    return SentenceTransformerEncoder(config.model, device=config.device, batch_size=config.batch_size)

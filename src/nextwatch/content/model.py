@@ -23,8 +23,9 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from nextwatch.content import encoder as encoders
 from nextwatch.content.config import ContentConfig
-from nextwatch.content.encoder import Encoder, SentenceTransformerEncoder
+from nextwatch.content.encoder import Encoder
 from nextwatch.content.index import (
     INDEXES,
     ExactIndex,
@@ -147,9 +148,7 @@ class ContentModel:
 
     def _encoder(self) -> Encoder:
         if self.encoder is None:
-            self.encoder = SentenceTransformerEncoder(
-                self.config.model, device=self.config.device, batch_size=self.config.batch_size
-            )
+            self.encoder = encoders.make_encoder(self.config)
         if self.encoder.name != self.store.model:
             raise NextwatchError(
                 f"the query encoder is {self.encoder.name}, "

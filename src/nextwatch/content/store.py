@@ -25,8 +25,9 @@ from typing import Any
 import numpy as np
 
 from nextwatch import __version__
+from nextwatch.content import encoder as encoders
 from nextwatch.content.config import ContentConfig
-from nextwatch.content.encoder import Encoder, SentenceTransformerEncoder, model_slug
+from nextwatch.content.encoder import Encoder, model_slug
 from nextwatch.content.text import TEXT_VERSION, item_texts, text_hash
 from nextwatch.data.dataset import Dataset
 from nextwatch.errors import NotFoundError
@@ -166,9 +167,7 @@ class EmbeddingStore:
         if old is not None and not todo:
             dim = old.dim
         else:
-            enc = encoder or SentenceTransformerEncoder(
-                config.model, device=config.device, batch_size=config.batch_size
-            )
+            enc = encoder or encoders.make_encoder(config)
             model_path = str(getattr(enc, "path", ""))
             if old is not None and enc.dim != old.dim:
                 log.warning(
