@@ -117,3 +117,17 @@ def test_configured_secret_key_is_used_and_no_file_is_written(fake, tmp_path):
     app = create_app({"RECOMMENDER": fake, "INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "s" * 40})
     assert app.config["SECRET_KEY"] == "s" * 40
     assert not (tmp_path / "secret_key").exists()
+
+
+def test_serve_command_without_a_model_exits_2_with_a_hint_and_writes_nothing(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from nextwatch.cli import main
+
+    for var in ("NEXTWATCH_MODEL_DIR", "NEXTWATCH_CONFIG", "NEXTWATCH_INSTANCE_PATH"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["serve", "--port", "0"])
+    assert result.exit_code == 2
+    assert "no model to serve" in result.output and "--model" in result.output
+    assert list(tmp_path.iterdir()) == []  # no instance folder, no secret key for a server that never ran

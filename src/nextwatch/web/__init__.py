@@ -40,6 +40,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from nextwatch.web.security import init_security
 
     settings = resolve(config)
+    if settings.get("RECOMMENDER") is None and not settings.get("MODEL_DIR"):
+        raise NextwatchError(
+            "no model to serve",
+            hint="pass --model MODEL_DIR, set NEXTWATCH_MODEL_DIR, or put MODEL_DIR in the settings file",
+        )
     instance = Path(settings.get("INSTANCE_PATH") or DEFAULT_INSTANCE).absolute()
     settings["INSTANCE_PATH"] = str(instance)
     app = Flask(__name__, instance_path=str(instance))
@@ -62,12 +67,7 @@ def _open_recommender(app: Flask) -> Any:
     rec = app.config.get("RECOMMENDER")
     if rec is not None:
         return rec
-    model_dir = app.config.get("MODEL_DIR")
-    if not model_dir:
-        raise NextwatchError(
-            "no model to serve",
-            hint="pass --model MODEL_DIR, set NEXTWATCH_MODEL_DIR, or put MODEL_DIR in the settings file",
-        )
+    model_dir = app.config["MODEL_DIR"]
     store = app.config.get("PROFILE_STORE") or str(Path(app.instance_path) / "profiles.sqlite3")
     app.config["PROFILE_STORE"] = store
     from nextwatch.recommend import Recommender

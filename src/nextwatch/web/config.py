@@ -62,6 +62,12 @@ DEFAULTS: dict[str, Any] = {
     "JSON_SORT_KEYS": False,
 }
 
+#: The settings nextwatch itself adds (named in the hint for an unknown key).
+OWN_KEYS = (
+    "MODEL_DIR", "PROFILE_STORE", "INSTANCE_PATH", "SECRET_KEY", "MAX_CONTENT_LENGTH",
+    "ROUND_SIZE", "SEARCH_RESULTS", "TOP_GENRES", "TASTE_GENRES",
+)  # fmt: skip
+
 #: Environment variable -> setting.
 ENVIRONMENT: dict[str, str] = {
     "NEXTWATCH_MODEL_DIR": "MODEL_DIR",
@@ -146,7 +152,7 @@ def check(settings: Mapping[str, Any], *, source: str | os.PathLike[str] | None 
     known = known_keys()
     unknown = sorted(k for k in settings if k not in known)
     if unknown:
-        ours = ", ".join(sorted(k for k in DEFAULTS if k != "RECOMMENDER"))
+        ours = ", ".join(OWN_KEYS)
         raise InputError(
             f"unknown setting(s) {', '.join(unknown)}", path=source, hint=f"nextwatch settings: {ours}"
         )
