@@ -29,7 +29,7 @@ console = Console()
 #: Environment variable naming the sample folder (overrides the one beside the package).
 SAMPLE_ENV = "NEXTWATCH_SAMPLE_DIR"
 #: The sample's sources, relative to the sample folder: the ratings source first, then catalogues.
-SAMPLE_SOURCES = ("movielens-latest-small", "netflix-titles/netflix_titles.csv")
+SAMPLE_SOURCES = ("ml-latest-small", "netflix_titles.csv")
 #: The dataset folder inside the workspace.
 DATASET_NAME = "dataset"
 
