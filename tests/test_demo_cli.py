@@ -49,7 +49,7 @@ def _write_sample(root: Path) -> Path:
     (ml / "movies.csv").write_text(MOVIES, encoding="utf-8")
     (ml / "links.csv").write_text(LINKS, encoding="utf-8")
     cat = root / SAMPLE_SOURCES[1]
-    cat.parent.mkdir(parents=True)
+    cat.parent.mkdir(parents=True, exist_ok=True)
     cat.write_text(NETFLIX, encoding="utf-8")
     return root
 
