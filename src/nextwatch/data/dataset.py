@@ -86,7 +86,12 @@ def conform_items(items: pl.DataFrame) -> pl.DataFrame:
 
 def users_frame(user_ids: np.ndarray | list[str]) -> pl.DataFrame:
     """The users table for raw ids given in dense-index order."""
-    ids = pl.Series("user_id", np.asarray(user_ids).astype(str))
+    arr = np.asarray(user_ids)
+    # integer ids: polars' cast to string is ~10x faster than numpy's astype(str) at 480k users
+    if arr.dtype.kind in "iu":
+        ids = pl.Series("user_id", arr).cast(pl.String)
+    else:
+        ids = pl.Series("user_id", arr.astype(str))
     return pl.DataFrame(
         {"user_idx": pl.Series("user_idx", np.arange(len(ids), dtype=np.int32)), "user_id": ids}
     )

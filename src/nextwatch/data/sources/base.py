@@ -26,6 +26,9 @@ class SourceData:
     users: pl.DataFrame | None = None
     rating_scale: tuple[float, float] | None = None
     files: list[Path] = field(default_factory=list)
+    #: the source's layout where a format has several (MovieLens "100k", "1m", "10m", "csv"; Netflix Prize
+    #: "per-movie", "combined"), else None
+    variant: str | None = None
 
     @property
     def has_ratings(self) -> bool:
