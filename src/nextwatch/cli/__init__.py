@@ -61,6 +61,7 @@ def _register() -> None:
     demo_cmds.register(main)
     content_cmds.register(main)
     serve_cmds.register(main)
+    __import__("nextwatch.cli.generate", fromlist=["register"]).register(main)
 
 
 _register()

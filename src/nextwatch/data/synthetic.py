@@ -328,6 +328,7 @@ def generate_netflix(out_dir: str | os.PathLike[str], cfg: SyntheticConfig) -> d
         "files": ["movie_titles.csv", *files],
     }
     write_json(out / "synthetic.json", summary)
+    os.chmod(out / "synthetic.json", 0o644)
     log.info("wrote %s ratings in the Netflix Prize %s layout to %s", f"{written:,}", cfg.layout, out)
     return summary
 
