@@ -272,6 +272,7 @@ class TitleIndex:
     @staticmethod
     def _build_trigrams(keys: list[str]) -> tuple[sp.csr_matrix, dict[str, int]]:
         import scipy.sparse as sp  # only an index needs it: keep `import nextwatch.data` light
+
         vocab: dict[str, int] = {}
         indptr = [0]
         indices: list[int] = []
