@@ -60,7 +60,6 @@ def _keys_frame(frame: pl.DataFrame, row_col: str, prefix: str) -> pl.DataFrame:
 
     ``{prefix}alt`` is 0 for the main title, 1 for an alternate, 2 for the main title without its
     leading article.
-
     """
     titles = frame["title"].fill_null("").unique().to_list()
     flat_title: list[str] = []
@@ -254,7 +253,7 @@ def link_catalogue(
     used_c = id_pairs["_c"].unique()
     rest = need.filter(~pl.col("item_idx").is_in(id_pairs["item_idx"].implode()))
     title_pairs = _title_pairs(items, rest, cat.filter(~pl.col("_c").is_in(used_c.implode())))
-    title_chosen = _assign(title_pairs).select(id_pairs.columns) if title_pairs.height else id_pairs.head(0)
+    title_chosen = _assign(title_pairs).select(id_pairs.columns)
     chosen = pl.concat([id_pairs.unique("item_idx", keep="first", maintain_order=True), title_chosen])
 
     src = cat.select(
@@ -282,9 +281,7 @@ def link_catalogue(
         pl.coalesce(pl.col("imdb_id"), pl.col("c_imdb_id")).alias("imdb_id"),
     ).select(items.columns)
 
-    counts = dict(
-        zip(*chosen["method"].value_counts().sort("method").to_dict(as_series=False).values(), strict=True)
-    )
+    counts = dict(chosen.group_by("method").len().iter_rows())
     unmatched = need.filter(~pl.col("item_idx").is_in(chosen["item_idx"].implode()))
     sample = unmatched.sort("item_idx").head(N_SAMPLE_UNMATCHED) if unmatched.height else unmatched
     raw_titles = catalogue["title"].drop_nulls().unique().implode()
@@ -301,4 +298,5 @@ def link_catalogue(
             t if y is None else f"{t} ({y})" for t, y in sample.select("title", "year").iter_rows()
         ],
     }
+    log.debug("linked %s: %s", name, {k: v for k, v in report.items() if k != "sample_unmatched"})
     return out, report
