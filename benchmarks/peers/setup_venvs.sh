@@ -33,7 +33,7 @@ if [[ "$WHAT" == all || "$WHAT" == recbole ]]; then
   V="$REPO/.venv-recbole"
   make_venv "$V"
   # recbole's own requirements, bounded to what it still runs with: numpy<2 (np.float etc. removed in 2),
-  # pandas<3; pyarrow to read the shared split files.
-  "$V/bin/python" -m pip install -q "$TORCH" recbole "numpy<2" "pandas<3" pyarrow
+  # pandas<3 (the shared split files are .npz, so no pyarrow is needed here).
+  "$V/bin/python" -m pip install -q "$TORCH" recbole "numpy<2" "pandas<3"
   TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1 "$V/bin/python" -c "import recbole, torch; print('recbole venv ok:', recbole.__version__, 'torch', torch.__version__)"
 fi
