@@ -64,6 +64,7 @@ _HEADER = re.compile(rb"\s*(\d+):\s*$")
 _STRICT_LAST = re.compile(rb"(\d+:|\d+,\d,\d{4}-\d{2}-\d{2})\r?$")
 _SCHEMA = {"a": pl.Int32, "b": pl.Int8, "c": pl.Date}
 _EPOCH = date(1970, 1, 1)
+_TEXT = "Netflix Prize ratings text"
 
 
 # ---------------------------------------------------------------------------------------------- files
@@ -233,7 +234,9 @@ def _chunks(files: list[Path], chunk_bytes: int) -> Iterator[_Chunk]:
     for path in files:
         fsize = path.stat().st_size
         if fsize <= min(chunk_bytes // 4, _SMALL_FILE):
-            data = _trim_end(path, read_bytes(path), 1)
+            raw = read_bytes(path)
+            check_not_binary(raw, path, _TEXT)
+            data = _trim_end(path, raw, 1)
             if size + len(data) > chunk_bytes and batch:
                 yield _Chunk(b"".join(batch), pieces, consumed)
                 batch, pieces, size, consumed = [], [], 0, 0
@@ -257,6 +260,7 @@ def _big_file_chunks(path: Path, chunk_bytes: int) -> Iterator[_Chunk]:
         pending = f.read(chunk_bytes)
         if not pending or (pending[:4096].isspace() and pending.isspace()):
             raise InputError("the file is empty", path=path)
+        check_not_binary(pending[:4096], path, _TEXT)
         first = True
         while pending:
             nxt = f.read(chunk_bytes)
@@ -479,10 +483,6 @@ def read_ratings(files: list[Path], *, chunk_bytes: int | None = None) -> tuple[
     with make_progress() as progress:
         task = progress.add_task("parsing Netflix Prize ratings", total=total)
         for chunk in _chunks(files, chunk_bytes):
-            for p in chunk.pieces:
-                if p.file_start:
-                    head = chunk.data[p.start : p.start + 4096]
-                    check_not_binary(head, p.path, "Netflix Prize ratings text")
             if chunk.pieces[0].file_start:
                 carry = None
             block, carry = _parse_chunk(chunk, carry, headers)
