@@ -42,12 +42,11 @@ def read_bytes(path: Path) -> bytes:
 
 
 def check_not_binary(data: bytes, path: Path, expected: str) -> None:
-    """Reject UTF-16 text and binary files early, with a message that says so."""
+    """Reject UTF-16 text and binary files early, with a message that says so (and where)."""
     head = data[:4096]
-    if head.startswith(_UTF16_BOMS) or (b"\x00" in head):
-        what = "UTF-16 text" if head.startswith(_UTF16_BOMS) or _looks_utf16(head) else "binary data"
+    if head.startswith(_UTF16_BOMS) or (b"\x00" in head and _looks_utf16(head)):
         raise InputError(
-            f"this looks like {what}, not {expected}",
+            f"this looks like UTF-16 text, not {expected}",
             path=path,
             line=1,
             hint="save the file as UTF-8 (or the source's original encoding) and try again",
@@ -55,7 +54,7 @@ def check_not_binary(data: bytes, path: Path, expected: str) -> None:
     nul = data.find(b"\x00")
     if nul >= 0:
         raise InputError(
-            f"NUL byte at offset {nul}: this is binary data, not {expected}",
+            f"NUL byte at offset {nul}: this looks like binary data, not {expected}",
             path=path,
             line=line_of_offset(data, nul),
         )
