@@ -9,6 +9,8 @@ small piece, which names the line and what is wrong with it.
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -152,6 +154,45 @@ def split_lines(data: bytes) -> list[bytes]:
     if lines and lines[-1] == b"":
         lines.pop()
     return [ln[:-1] if ln.endswith(b"\r") else ln for ln in lines]
+
+
+def csv_records(text: str, path: Path, *, what: str = "") -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """Header and records of a CSV text, each record with the line it starts on (quoted fields may
+    span lines); blank lines are skipped. A record with the wrong number of fields, an unbalanced
+    quote, or a last record cut short is an :class:`InputError` naming its line.
+    """
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    records: list[tuple[int, list[str]]] = []
+    line = 1
+    try:
+        for rec in reader:
+            start, line = line, reader.line_num + 1
+            if rec and not (len(rec) == 1 and not rec[0].strip()):
+                records.append((start, rec))
+    except csv.Error as e:
+        at_end = reader.line_num >= text.count("\n") + (0 if text.endswith("\n") else 1)
+        why = "the file ends inside a quoted field: is it cut short?" if at_end else "an unbalanced quote?"
+        raise InputError(f"malformed CSV: {e} ({why})", path=path, line=line) from e
+    if not records:
+        raise InputError("the file is empty", path=path)
+    _, header = records[0]
+    header = [h.strip() for h in header]
+    for k, (n, rec) in enumerate(records[1:], start=1):
+        if len(rec) != len(header):
+            last = k == len(records) - 1
+            if last and len(rec) < len(header) and not text.rstrip(" \t").endswith(("\n", "\r")):
+                raise InputError(
+                    f"the file ends in the middle of a record ({len(rec)} of {len(header)} fields): "
+                    "it looks truncated",
+                    path=path,
+                    line=n,
+                )
+            raise InputError(
+                f"expected {len(header)} fields{what}, got {len(rec)} (an unbalanced quote or a stray comma?)",
+                path=path,
+                line=n,
+            )
+    return header, records[1:]
 
 
 def locate_bad_line(

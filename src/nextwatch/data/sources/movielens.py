@@ -19,8 +19,6 @@ polars; a bad line is found by bisection and named with its line number.
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 import re
 from collections.abc import Callable
@@ -33,6 +31,7 @@ import polars as pl
 from nextwatch.data.dataset import Interactions, users_frame
 from nextwatch.data.sources._common import (
     check_not_binary,
+    csv_records,
     decode,
     dense_index,
     items_frame,
@@ -173,30 +172,12 @@ def _movie_rows_100k(f: Path) -> list[tuple[int, str, str, int]]:
 
 
 def _movie_rows_csv(f: Path) -> list[tuple[int, str, str, int]]:
-    text = decode(read_bytes(f), f)
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    header = [h.strip() for h in next(reader, [])]
+    header, records = csv_records(decode(read_bytes(f), f), f, what=" (titles with commas must be quoted)")
     if [h.lower() for h in header[:3]] != ["movieid", "title", "genres"]:
         raise InputError(
             f"expected the header movieId,title,genres, got {shorten(','.join(header))}", path=f, line=1
         )
-    out = []
-    line = 2
-    try:
-        for rec in reader:
-            start, line = line, reader.line_num + 1
-            if not rec or (len(rec) == 1 and not rec[0].strip()):
-                continue
-            if len(rec) != len(header):
-                raise InputError(
-                    f"expected {len(header)} fields, got {len(rec)} (titles with commas must be quoted)",
-                    path=f,
-                    line=start,
-                )
-            out.append((_movie_id(rec[0], f, start), rec[1], rec[2], start))
-    except csv.Error as e:
-        raise InputError(f"malformed CSV: {e} (is the file cut short?)", path=f, line=reader.line_num) from e
-    return out
+    return [(_movie_id(rec[0], f, n), rec[1], rec[2], n) for n, rec in records]
 
 
 def _movie_id(value: str, f: Path, line: int) -> int:
@@ -208,31 +189,22 @@ def _movie_id(value: str, f: Path, line: int) -> int:
 
 def _links(f: Path) -> dict[int, tuple[int | None, int | None]]:
     """movieId -> (imdbId, tmdbId) from links.csv (tmdbId may be blank)."""
-    text = decode(read_bytes(f), f)
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    header = [h.strip().lower() for h in next(reader, [])]
-    if header[:3] != ["movieid", "imdbid", "tmdbid"]:
-        raise InputError(f"expected the header movieId,imdbId,tmdbId, got {shorten(','.join(header))}",
-                         path=f, line=1)
+    header, records = csv_records(decode(read_bytes(f), f), f)
+    if [h.lower() for h in header[:3]] != ["movieid", "imdbid", "tmdbid"]:
+        raise InputError(
+            f"expected the header movieId,imdbId,tmdbId, got {shorten(','.join(header))}", path=f, line=1
+        )
     out: dict[int, tuple[int | None, int | None]] = {}
-    try:
-        for rec in reader:
-            n = reader.line_num
-            if not rec or (len(rec) == 1 and not rec[0].strip()):
-                continue
-            if len(rec) != 3:
-                raise InputError(f"expected 3 fields, got {len(rec)}", path=f, line=n)
-            vals: list[int | None] = []
-            for name, v in zip(("movieId", "imdbId", "tmdbId"), rec, strict=True):
-                v = v.strip()
-                if v and not v.isdigit():
-                    raise InputError(f"{name} {shorten(v)} is not a positive integer", path=f, line=n)
-                vals.append(int(v) if v else None)
-            if vals[0] is None:
-                raise InputError("empty movieId", path=f, line=n)
-            out[vals[0]] = (vals[1], vals[2])
-    except csv.Error as e:
-        raise InputError(f"malformed CSV: {e}", path=f, line=reader.line_num) from e
+    for n, rec in records:
+        vals: list[int | None] = []
+        for name, v in zip(("movieId", "imdbId", "tmdbId"), rec[:3], strict=True):
+            v = v.strip()
+            if v and not v.isdigit():
+                raise InputError(f"{name} {shorten(v)} is not a positive integer", path=f, line=n)
+            vals.append(int(v) if v else None)
+        if vals[0] is None:
+            raise InputError("empty movieId", path=f, line=n)
+        out[vals[0]] = (vals[1], vals[2])
     return out
 
 

@@ -9,12 +9,10 @@ description, whose source is recorded as ``netflix-titles:<show_id>``. Items kee
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 from pathlib import Path
 
-from nextwatch.data.sources._common import decode, items_frame, read_bytes, shorten
+from nextwatch.data.sources._common import csv_records, decode, items_frame, read_bytes, shorten
 from nextwatch.data.sources.base import SourceData
 from nextwatch.errors import InputError
 
@@ -75,12 +73,8 @@ def load(path: Path) -> SourceData:
     f = _file(path)
     if f is None:
         raise InputError(f"no {FILE_NAME} here", path=path)
-    text = decode(read_bytes(f), f)
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    try:
-        header = [h.strip().lower() for h in next(reader)]
-    except csv.Error as e:
-        raise InputError(f"not a CSV file: {e}", path=f, line=1) from e
+    header, records = csv_records(decode(read_bytes(f), f), f)
+    header = [h.lower() for h in header]
     required = ("show_id", "type", "title", "release_year", "listed_in", "description")
     missing = [c for c in required if c not in header]
     if missing:
@@ -90,45 +84,32 @@ def load(path: Path) -> SourceData:
             line=1,
         )
     col = {name: header.index(name) for name in COLUMNS if name in header}
-    rows: dict[str, list] = {k: [] for k in ("item_id", "title", "year", "genres", "kind", "description",
-                                                 "description_source")}
+    names = ("item_id", "title", "year", "genres", "kind", "description", "description_source")
+    rows: dict[str, list] = {k: [] for k in names}
     seen: dict[str, int] = {}
-    line = reader.line_num + 1
-    try:
-        for rec in reader:
-            start, line = line, reader.line_num + 1
-            if not rec or (len(rec) == 1 and not rec[0].strip()):
-                continue
-            if len(rec) != len(header):
-                raise InputError(
-                    f"expected {len(header)} fields, got {len(rec)} (an unbalanced quote or a stray comma?)",
-                    path=f,
-                    line=start,
-                )
-            show_id = rec[col["show_id"]].strip()
-            if not show_id:
-                raise InputError("empty show_id", path=f, line=start)
-            if show_id in seen:
-                raise InputError(f"show_id {show_id} appears twice (first on line {seen[show_id]})",
-                                 path=f, line=start)
-            seen[show_id] = start
-            title = rec[col["title"]].strip()
-            if not title:
-                raise InputError(f"{show_id} has an empty title", path=f, line=start)
-            year_s = rec[col["release_year"]].strip()
-            if year_s and not (year_s.isdigit() and len(year_s) == 4):
-                raise InputError(f"release_year {shorten(year_s)} is not a 4-digit year", path=f, line=start)
-            kind_s = rec[col["type"]].strip().lower()
-            desc = rec[col["description"]].strip() or None
-            rows["item_id"].append(show_id)
-            rows["title"].append(title)
-            rows["year"].append(int(year_s) if year_s else None)
-            rows["genres"].append([g.strip() for g in rec[col["listed_in"]].split(",") if g.strip()])
-            rows["kind"].append(_KINDS.get(kind_s))
-            rows["description"].append(desc)
-            rows["description_source"].append(f"netflix-titles:{show_id}" if desc else None)
-    except csv.Error as e:
-        raise InputError(f"malformed CSV: {e} (is the file cut short?)", path=f, line=reader.line_num) from e
+    for start, rec in records:
+        show_id = rec[col["show_id"]].strip()
+        if not show_id:
+            raise InputError("empty show_id", path=f, line=start)
+        if show_id in seen:
+            raise InputError(
+                f"show_id {show_id} appears twice (first on line {seen[show_id]})", path=f, line=start
+            )
+        seen[show_id] = start
+        title = rec[col["title"]].strip()
+        if not title:
+            raise InputError(f"{show_id} has an empty title", path=f, line=start)
+        year_s = rec[col["release_year"]].strip()
+        if year_s and not (year_s.isdigit() and len(year_s) == 4):
+            raise InputError(f"release_year {shorten(year_s)} is not a 4-digit year", path=f, line=start)
+        desc = rec[col["description"]].strip() or None
+        rows["item_id"].append(show_id)
+        rows["title"].append(title)
+        rows["year"].append(int(year_s) if year_s else None)
+        rows["genres"].append([g.strip() for g in rec[col["listed_in"]].split(",") if g.strip()])
+        rows["kind"].append(_KINDS.get(rec[col["type"]].strip().lower()))
+        rows["description"].append(desc)
+        rows["description_source"].append(f"netflix-titles:{show_id}" if desc else None)
     if not rows["item_id"]:
         raise InputError("no titles in the file (only a header)", path=f)
     # numeric order of the show ids ("s1" < "s2" < "s10"), file order where they are not numeric

@@ -7,13 +7,11 @@ recorded as ``tmdb:<id>``), ``release_date`` (``YYYY-MM-DD``, its year) and ``ge
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import logging
 from pathlib import Path
 
-from nextwatch.data.sources._common import decode, items_frame, read_bytes, shorten
+from nextwatch.data.sources._common import csv_records, decode, items_frame, read_bytes, shorten
 from nextwatch.data.sources.base import SourceData
 from nextwatch.errors import InputError
 
@@ -70,55 +68,36 @@ def load(path: Path) -> SourceData:
     f = _file(path)
     if f is None:
         raise InputError(f"no {FILE_NAME} here", path=path)
-    text = decode(read_bytes(f), f)
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    try:
-        header = [h.strip().lower() for h in next(reader)]
-    except csv.Error as e:
-        raise InputError(f"not a CSV file: {e}", path=f, line=1) from e
+    header, records = csv_records(decode(read_bytes(f), f), f)
+    header = [h.lower() for h in header]
     missing = [c for c in REQUIRED if c not in header]
     if missing:
         raise InputError(f"missing column(s) {', '.join(missing)}", path=f, line=1)
     col = {name: header.index(name) for name in REQUIRED}
     recs: list[tuple[int, str, int | None, list[str], str | None]] = []
     seen: dict[int, int] = {}
-    line = reader.line_num + 1
-    try:
-        for rec in reader:
-            start, line = line, reader.line_num + 1
-            if not rec or (len(rec) == 1 and not rec[0].strip()):
-                continue
-            if len(rec) != len(header):
-                raise InputError(
-                    f"expected {len(header)} fields, got {len(rec)} (an unbalanced quote or a stray comma?)",
-                    path=f,
-                    line=start,
-                )
-            id_s = rec[col["id"]].strip()
-            if not id_s.isdigit():
-                raise InputError(f"id {shorten(id_s)} is not a positive integer", path=f, line=start)
-            tmdb_id = int(id_s)
-            if tmdb_id in seen:
-                raise InputError(
-                    f"id {tmdb_id} appears twice (first on line {seen[tmdb_id]})", path=f, line=start
-                )
-            seen[tmdb_id] = start
-            title = rec[col["title"]].strip()
-            if not title:
-                raise InputError(f"movie {tmdb_id} has an empty title", path=f, line=start)
-            date_s = rec[col["release_date"]].strip()
-            year = None
-            if date_s:
-                y = date_s[:4]
-                if not (y.isdigit() and (len(date_s) == 4 or date_s[4] == "-")):
-                    raise InputError(
-                        f"release_date {shorten(date_s)} is not YYYY-MM-DD", path=f, line=start
-                    )
-                year = int(y)
-            overview = rec[col["overview"]].strip() or None
-            recs.append((tmdb_id, title, year, _genres(rec[col["genres"]], f, start), overview))
-    except csv.Error as e:
-        raise InputError(f"malformed CSV: {e} (is the file cut short?)", path=f, line=reader.line_num) from e
+    for start, rec in records:
+        id_s = rec[col["id"]].strip()
+        if not id_s.isdigit():
+            raise InputError(f"id {shorten(id_s)} is not a positive integer", path=f, line=start)
+        tmdb_id = int(id_s)
+        if tmdb_id in seen:
+            raise InputError(
+                f"id {tmdb_id} appears twice (first on line {seen[tmdb_id]})", path=f, line=start
+            )
+        seen[tmdb_id] = start
+        title = rec[col["title"]].strip()
+        if not title:
+            raise InputError(f"movie {tmdb_id} has an empty title", path=f, line=start)
+        date_s = rec[col["release_date"]].strip()
+        year = None
+        if date_s:
+            y = date_s[:4]
+            if not (y.isdigit() and (len(date_s) == 4 or date_s[4] == "-")):
+                raise InputError(f"release_date {shorten(date_s)} is not YYYY-MM-DD", path=f, line=start)
+            year = int(y)
+        overview = rec[col["overview"]].strip() or None
+        recs.append((tmdb_id, title, year, _genres(rec[col["genres"]], f, start), overview))
     if not recs:
         raise InputError("no movies in the file (only a header)", path=f)
     recs.sort(key=lambda r: r[0])

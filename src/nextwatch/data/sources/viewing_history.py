@@ -12,15 +12,13 @@ Used by the recommender's warm start; not an ingest source (it has no ids and on
 
 from __future__ import annotations
 
-import csv
-import io
 import itertools
 import re
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from nextwatch.data.sources._common import decode, read_bytes, shorten
+from nextwatch.data.sources._common import csv_records, decode, read_bytes, shorten
 from nextwatch.errors import InputError
 
 _EPISODE_MARKER = re.compile(
@@ -101,39 +99,21 @@ def load_viewing_history(path: str | Path) -> list[ViewingEntry]:
     """Read a viewing-activity CSV; errors name the file and line."""
     path = Path(path)
     text = decode(read_bytes(path), path)
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    try:
-        header = next(reader)
-    except csv.Error as e:
-        raise InputError(f"not a CSV file: {e}", path=path, line=1) from e
-    if [h.strip().lower() for h in header] != ["title", "date"]:
+    first = text.split("\n", 1)[0].strip().lower().replace(" ", "")
+    if first != "title,date":
         raise InputError(
-            f"expected the header Title,Date, got {shorten(','.join(header))}",
+            f"expected the header Title,Date, got {shorten(text.split(chr(10), 1)[0])}",
             path=path,
             line=1,
             hint="download the file from Netflix: Account > Profile > Viewing activity > Download all",
         )
+    _, records = csv_records(text, path, what=" (Title,Date; titles with commas must be quoted)")
     rows: list[tuple[str, str, int]] = []
-    line = reader.line_num + 1
-    try:
-        for rec in reader:
-            start, line = line, reader.line_num + 1
-            if not rec or all(not f.strip() for f in rec):
-                continue
-            if len(rec) != 2:
-                raise InputError(
-                    f"expected 2 fields (Title,Date), got {len(rec)} (titles with commas must be quoted)",
-                    path=path,
-                    line=start,
-                )
-            title, day = rec[0].strip(), rec[1].strip()
-            if not title:
-                raise InputError("empty title", path=path, line=start)
-            rows.append((title, day, start))
-    except csv.Error as e:
-        raise InputError(
-            f"malformed CSV: {e} (is the file cut short?)", path=path, line=reader.line_num
-        ) from e
+    for start, rec in records:
+        title, day = rec[0].strip(), rec[1].strip()
+        if not title:
+            raise InputError("empty title", path=path, line=start)
+        rows.append((title, day, start))
     parsed = []
     for _, day, n in rows:
         m = _DATE.match(day)
