@@ -188,7 +188,8 @@ def csv_records(text: str, path: Path, *, what: str = "") -> tuple[list[str], li
                     line=n,
                 )
             raise InputError(
-                f"expected {len(header)} fields{what}, got {len(rec)} (an unbalanced quote or a stray comma?)",
+                f"expected {len(header)} fields{what}, got {len(rec)}"
+                " (an unbalanced quote or a stray comma?)",
                 path=path,
                 line=n,
             )
