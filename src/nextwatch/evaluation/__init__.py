@@ -1,0 +1,2 @@
+"""Evaluation: stored splits (:mod:`.splits`), metric functions (:mod:`.metrics`) and the protocols
+that run a scorer against a split (:mod:`.protocols`). Nothing here imports torch."""

@@ -1,0 +1,306 @@
+"""The epoch trainer shared by the single-process loop and the distributed (DDP) wrapper.
+
+:class:`EpochTrainer` owns one module, its optimiser and the training arrays. ``train_epoch()`` runs
+one epoch over this process's shard of the samples; ``state_dict()`` / ``load_state_dict()`` checkpoint
+it; ``finalize()`` hands back the trained module in eval mode.
+
+Reproducibility: nothing depends on a random state carried from one epoch to the next. Epoch ``e`` of
+stage ``s`` draws from generators derived from ``(seed, s, e)`` (the shard permutation, identical on
+every rank) and ``(seed, s, e, rank)`` (negatives and the in-chunk shuffle). A run resumed after epoch
+``e`` therefore replays exactly what an uninterrupted run would have done.
+
+Data path: samples never go through a per-row ``__getitem__``. Each epoch permutes the positives,
+takes this rank's shard, and walks it in chunks (bounded memory at Netflix scale): negatives for a
+chunk are sampled in one vectorised call, the chunk is shuffled, moved to the device once, and sliced
+into batches.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from nextwatch.data.dataset import Interactions
+from nextwatch.models.config import TrainConfig
+from nextwatch.models.ncf.modules import TrainStep
+from nextwatch.models.ncf.sampling import positive_keys, sample_negatives
+
+log = logging.getLogger(__name__)
+
+#: positives per chunk of an epoch (x (1 + n_negatives) samples held in memory at once)
+CHUNK_POSITIVES = 1 << 20
+CHECKPOINT_FORMAT = 1
+
+
+def epoch_rng(seed: int, stage: int, epoch: int, *extra: int) -> np.random.Generator:
+    """The generator of one epoch: a pure function of ``(seed, stage, epoch, *extra)``."""
+    return np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, stage, epoch, *extra])))
+
+
+def scale_ratings(ratings: np.ndarray, scale: tuple[float, float]) -> np.ndarray:
+    """Map ratings on ``[lo, hi]`` linearly to ``[-1, 1]`` (the explicit objective's tanh range)."""
+    lo, hi = scale
+    half = (hi - lo) / 2 or 1.0
+    return ((ratings - (lo + hi) / 2) / half).astype(np.float32)
+
+
+def unscale_ratings(values: np.ndarray, scale: tuple[float, float]) -> np.ndarray:
+    """Inverse of :func:`scale_ratings`."""
+    lo, hi = scale
+    half = (hi - lo) / 2 or 1.0
+    return (values * half + (lo + hi) / 2).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class TrainData:
+    """The training interactions as flat arrays, ready for sampling."""
+
+    users: np.ndarray  # int64 [n]
+    items: np.ndarray  # int64 [n]
+    targets: np.ndarray  # float32 [n]: scaled ratings (explicit) or ones (implicit)
+    n_users: int
+    n_items: int
+    objective: str
+    #: sorted ``user * n_items + item`` keys of every positive (implicit objective)
+    keys: np.ndarray
+
+    @classmethod
+    def build(
+        cls,
+        interactions: Interactions,
+        n_users: int,
+        n_items: int,
+        objective: str,
+        rating_scale: tuple[float, float] | None,
+    ) -> TrainData:
+        users = interactions.user_idx.astype(np.int64)
+        items = interactions.item_idx.astype(np.int64)
+        if objective == "explicit":
+            if rating_scale is None:
+                lo, hi = float(interactions.rating.min()), float(interactions.rating.max())
+                rating_scale = (lo, hi)
+            targets = scale_ratings(interactions.rating, rating_scale)
+            keys = np.empty(0, np.int64)
+        else:
+            # one positive per (user, item), however often it was rated
+            keys = positive_keys(users, items, n_items)
+            users, items = keys // n_items, keys % n_items
+            targets = np.ones(len(keys), np.float32)
+        return cls(users, items, targets, n_users, n_items, objective, keys)
+
+    def __len__(self) -> int:
+        return len(self.users)
+
+
+@dataclass(frozen=True)
+class Parallel:
+    """How this process takes part in a (possibly distributed) run; the defaults mean a single process.
+
+    A DDP launcher passes its rank and world size, ``wrap`` (e.g. ``DistributedDataParallel``) and
+    ``reduce_mean`` (an all-reduce of a float, for logging the global loss). Checkpoints are written by
+    the main rank only.
+    """
+
+    rank: int = 0
+    world_size: int = 1
+    wrap: Callable[[nn.Module], nn.Module] = field(default=lambda m: m)
+    reduce_mean: Callable[[float], float] = field(default=lambda x: x)
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+@dataclass(frozen=True)
+class EpochStats:
+    """One finished epoch, as recorded in the history and on the loss plot."""
+
+    stage: str
+    epoch: int  # 1-based
+    loss: float
+    samples: int  # this rank's samples
+    seconds: float
+
+    @property
+    def samples_per_s(self) -> float:
+        return self.samples / self.seconds if self.seconds > 0 else float("nan")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "stage": self.stage,
+            "epoch": self.epoch,
+            "loss": self.loss,
+            "samples": self.samples,
+            "seconds": round(self.seconds, 4),
+            "samples_per_s": round(self.samples_per_s, 1),
+        }
+
+
+ProgressFn = Callable[[int, int, float], None]
+"""``progress(samples_done, samples_total, running_loss)``, called every few batches."""
+
+
+class EpochTrainer:
+    """Trains one module for one stage, an epoch at a time."""
+
+    def __init__(
+        self,
+        module: nn.Module,
+        config: TrainConfig,
+        data: TrainData,
+        *,
+        device: torch.device,
+        stage: int = 0,
+        stage_name: str = "train",
+        parallel: Parallel | None = None,
+    ) -> None:
+        self.config = config
+        self.data = data
+        self.device = device
+        self.stage = stage
+        self.stage_name = stage_name
+        self.parallel = parallel or Parallel()
+        self.module = module.to(device)
+        self.module.train()
+        self.step_module = self.parallel.wrap(TrainStep(self.module))
+        self.optimizer = self._make_optimizer()
+        #: epochs completed so far
+        self.epoch = 0
+        self.history: list[EpochStats] = []
+
+    def _make_optimizer(self) -> torch.optim.Optimizer:
+        params = [p for p in self.module.parameters() if p.requires_grad]
+        if self.config.optimizer == "sgd":
+            return torch.optim.SGD(params, lr=self.config.learning_rate)
+        # the fused kernel does one pass over each (dense, embedding-sized) tensor per step
+        fused = self.device.type in ("cpu", "cuda")
+        return torch.optim.Adam(params, lr=self.config.learning_rate, fused=fused)
+
+    # -- sampling ------------------------------------------------------------------------------------
+
+    @property
+    def batch_size(self) -> int:
+        """This rank's batch: the configured (global) batch split over the ranks."""
+        return max(1, math.ceil(self.config.batch_size / self.parallel.world_size))
+
+    @property
+    def samples_per_epoch(self) -> int:
+        """Samples this rank sees in one epoch."""
+        per_pos = 1 + self.config.n_negatives if self.data.objective == "implicit" else 1
+        return self._shard_size() * per_pos
+
+    def _shard_size(self) -> int:
+        return math.ceil(len(self.data) / self.parallel.world_size)
+
+    def _shard(self, epoch: int) -> np.ndarray:
+        """This rank's rows of the epoch's permutation, padded (wrapping round) to an equal size per rank."""
+        perm = epoch_rng(self.config.seed, self.stage, epoch).permutation(len(self.data))
+        world = self.parallel.world_size
+        if world == 1:
+            return perm
+        size = self._shard_size()
+        padded = np.resize(perm, size * world)  # repeats from the start, like DistributedSampler
+        return padded[self.parallel.rank :: world]
+
+    def epoch_chunks(self, epoch: int) -> Iterator[tuple[Tensor, Tensor, Tensor]]:
+        """(users, items, targets) device tensors for this rank's samples of ``epoch``, chunk by chunk."""
+        rows = self._shard(epoch)
+        rng = epoch_rng(self.config.seed, self.stage, epoch, self.parallel.rank)
+        implicit = self.data.objective == "implicit"
+        k = self.config.n_negatives
+        for start in range(0, len(rows), CHUNK_POSITIVES):
+            r = rows[start : start + CHUNK_POSITIVES]
+            users, items, targets = self.data.users[r], self.data.items[r], self.data.targets[r]
+            if implicit:
+                neg_users = np.repeat(users, k)
+                neg_items = sample_negatives(neg_users, self.data.n_items, self.data.keys, rng)
+                users = np.concatenate([users, neg_users])
+                items = np.concatenate([items, neg_items])
+                targets = np.concatenate([targets, np.zeros(len(neg_users), np.float32)])
+                order = rng.permutation(len(users))
+                users, items, targets = users[order], items[order], targets[order]
+            yield (
+                torch.from_numpy(users).to(self.device, non_blocking=True),
+                torch.from_numpy(items).to(self.device, non_blocking=True),
+                torch.from_numpy(targets).to(self.device, non_blocking=True),
+            )
+
+    # -- training ------------------------------------------------------------------------------------
+
+    def _loss(self, logits: Tensor, targets: Tensor) -> Tensor:
+        if self.data.objective == "implicit":
+            return F.binary_cross_entropy_with_logits(logits, targets)
+        return F.mse_loss(torch.tanh(logits), targets)
+
+    def train_epoch(self, progress: ProgressFn | None = None, *, report_every: int = 50) -> EpochStats:
+        """Run the next epoch over this rank's shard; return its mean loss (over all ranks) and timing."""
+        epoch = self.epoch
+        t0 = time.perf_counter()
+        self.module.train()
+        total = self.samples_per_epoch
+        bs = self.batch_size
+        reg = self.config.reg
+        loss_sum = torch.zeros((), dtype=torch.float64, device=self.device)
+        done = 0
+        n_batches = 0
+        for users, items, targets in self.epoch_chunks(epoch):
+            for start in range(0, len(users), bs):
+                u, i, y = users[start : start + bs], items[start : start + bs], targets[start : start + bs]
+                logits, penalty = self.step_module(u, i)
+                loss = self._loss(logits, y)
+                if reg:
+                    loss = loss + reg * penalty
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                self.optimizer.step()
+                loss_sum += loss.detach() * len(u)
+                done += len(u)
+                n_batches += 1
+                if progress is not None and n_batches % report_every == 0:
+                    progress(done, total, float(loss_sum) / done)
+        mean_loss = float(loss_sum) / max(1, done)
+        mean_loss = self.parallel.reduce_mean(mean_loss)
+        self.epoch += 1
+        stats = EpochStats(self.stage_name, self.epoch, mean_loss, done, time.perf_counter() - t0)
+        self.history.append(stats)
+        if progress is not None:
+            progress(done, total, mean_loss)
+        return stats
+
+    def finalize(self) -> nn.Module:
+        """The trained module, in eval mode (no further training through this trainer)."""
+        self.module.eval()
+        return self.module
+
+    # -- checkpoints ---------------------------------------------------------------------------------
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to continue exactly: weights, optimiser, epoch, history, torch RNG."""
+        return {
+            "format": CHECKPOINT_FORMAT,
+            "stage": self.stage_name,
+            "epochs_done": self.epoch,
+            "module": self.module.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "history": [h.to_dict() for h in self.history],
+            "torch_rng": torch.get_rng_state(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.module.load_state_dict(state["module"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.epoch = int(state["epochs_done"])
+        self.history = [
+            EpochStats(h["stage"], int(h["epoch"]), float(h["loss"]), int(h["samples"]), float(h["seconds"]))
+            for h in state["history"]
+        ]
+        torch.set_rng_state(state["torch_rng"])
