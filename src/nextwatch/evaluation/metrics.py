@@ -22,7 +22,8 @@ def _as_2d(ranks: np.ndarray) -> np.ndarray:
 def hit_rate(ranks: np.ndarray, k: int) -> float:
     r"""Hit ratio HR@k: the share of users with at least one relevant item in the top ``k``.
 
-    .. math:: \mathrm{HR@}k = \frac{1}{|U|} \sum_{u \in U} \mathbb{1}\left[\min_{i \in R_u} \mathrm{rank}_u(i) < k\right]
+    .. math::
+        \mathrm{HR@}k = \frac{1}{|U|} \sum_{u \in U} \mathbb{1}[\min_{i \in R_u} \mathrm{rank}_u(i) < k]
 
     With one held-out item per user this is the paper's HR@k (and equals Recall@k).
     """
@@ -36,7 +37,8 @@ def hit_rate(ranks: np.ndarray, k: int) -> float:
 def recall(ranks: np.ndarray, k: int) -> float:
     r"""Recall@k: the share of each user's relevant items found in the top ``k``, averaged over users.
 
-    .. math:: \mathrm{Recall@}k = \frac{1}{|U|} \sum_{u} \frac{|\{i \in R_u : \mathrm{rank}_u(i) < k\}|}{|R_u|}
+    .. math::
+        \mathrm{Recall@}k = \frac{1}{|U|} \sum_{u} \frac{|\{i \in R_u : \mathrm{rank}_u(i) < k\}|}{|R_u|}
 
     Padding entries (``inf``) do not count as relevant items.
     """
@@ -52,7 +54,8 @@ def ndcg(ranks: np.ndarray, k: int) -> float:
     r"""Normalised discounted cumulative gain NDCG@k with binary relevance.
 
     .. math::
-        \mathrm{DCG@}k(u) = \sum_{i \in R_u,\ \mathrm{rank}_u(i) < k} \frac{1}{\log_2(\mathrm{rank}_u(i) + 2)},
+        \mathrm{DCG@}k(u) = \sum_{i \in R_u,\ \mathrm{rank}_u(i) < k}
+            \frac{1}{\log_2(\mathrm{rank}_u(i) + 2)},
         \qquad
         \mathrm{IDCG@}k(u) = \sum_{j=0}^{\min(|R_u|, k) - 1} \frac{1}{\log_2(j + 2)}
 
