@@ -1,0 +1,827 @@
+"""Session benchmark: simulated new people going through rounds of 5, for four rankers, plus latency.
+
+Run on demand (not in CI)::
+
+    python benchmarks/sessions.py                      # everything: data, model, embeddings, run, results
+    python benchmarks/sessions.py --tune               # also search ranker settings on the validation group
+    python benchmarks/sessions.py --people 50 --no-write   # a quick look
+
+What it does (every expensive step is cached under ``--work``, default ``var/bench``, gitignored):
+
+1. **Data.** ``nextwatch ingest`` of the ML-1M half (users 1-2999, ``../shared/data/ml-1m``) with the
+   TMDB-5000 and Netflix-titles catalogues linked onto its movies (descriptions where the titles
+   match; the other movies are embedded from title, year and genres).
+2. **Strangers.** ``--people`` users (seeded) are held out of training entirely (the *report*
+   group), and ``--validation`` other users (the *validation* group, for tuning only). The training
+   dataset (every other user, same items) is written with :func:`nextwatch.data.store.write_dataset`.
+3. **Model.** NeuMF, implicit objective, trained with C1's :class:`EpochTrainer` (``--pretrain``:
+   GMF and MLP first, He et al. 2017); weights cached as ``.npz`` (no pickle) with their config.
+4. **Content.** :meth:`ContentModel.load_or_build` on the dataset (real Sentence-BERT, cached).
+5. **Sessions.** Each held-out person's *positives* are the movies they rated 4 or 5. Each round the
+   ranker shows ``k`` = 5, the person ticks exactly those among their positives, and the next round
+   is ranked from all likes and shown movies so far; ``--rounds`` = 10 rounds. The four rankers are
+   :class:`HybridRanker` in its four modes over the same parts, on the same people:
+   ``popularity`` (most popular unseen), ``content`` (nearest to the taste vector, the seed's step 3),
+   ``cf`` (NeuMF with fold-in) and ``hybrid`` (fused, MMR-diversified).
+6. **Latency.** One round through the Session API with a real SQLite profile store:
+   ``session.feedback(...)`` (store write + taste vector) then ``session.next(5)`` (profile read,
+   fold-in, fused ranking), timed per round, p50/p99.
+
+Metrics, per round and in total (means over people):
+
+* **hits**: shown movies the person ticks; **hit rate** = hits / shown;
+* **genre coverage**: distinct genres among the movies shown / genres in the catalogue
+  (per round: of that round's 5; total: of all movies shown in the 10 rounds);
+* **diversity**: intra-list similarity, the mean pairwise cosine of the round's embeddings (lower =
+  more diverse); the total is the mean over rounds;
+* **reached**: share of people with at least one hit so far.
+
+Writes ``benchmarks/results/sessions.json`` and ``sessions.md``. The CPU is shared with other work
+on this machine, so timings are noisy: the JSON records the load average before and after.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+import platform
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+#: Threads for BLAS / OpenMP / torch: one by default. On this shared 2-core machine two threads made a
+#: NeuMF training step 15x slower than one (spinning threads fighting other work), and a serving
+#: process answers each request on one thread anyway. Set before numpy is imported.
+THREADS = int(os.environ.get("NEXTWATCH_BENCH_THREADS", "1"))
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, str(THREADS))
+
+import numpy as np  # noqa: E402
+import polars as pl  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "benchmarks" / "results"
+SHARED = Path(os.environ.get("NEXTWATCH_SHARED_DATA", REPO.parent / "shared" / "data"))
+MODES = ("popularity", "content", "cf", "hybrid")
+
+log = logging.getLogger("sessions")
+
+
+# ------------------------------------------------------------------------------------------------
+# machine
+
+
+def machine() -> dict[str, Any]:
+    import torch
+
+    cpu = platform.processor() or ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        mem = next(
+            int(line.split()[1]) / 2**20
+            for line in Path("/proc/meminfo").read_text().splitlines()
+            if line.startswith("MemTotal")
+        )
+    except (OSError, StopIteration):
+        mem = float("nan")
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gib": round(mem, 1),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "torch": torch.__version__,
+        "platform": platform.platform(),
+        "gpu": None,
+        "threads": THREADS,
+    }
+
+
+def loadavg() -> list[float] | None:
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return None
+
+
+# ------------------------------------------------------------------------------------------------
+# data
+
+
+def ensure_dataset(work: Path) -> Path:
+    """The ML-1M half with TMDB and Netflix-titles descriptions linked, ingested once."""
+    from nextwatch.data.ingest import ingest
+
+    out = work / "ml1m-desc"
+    if (out / "manifest.json").is_file():
+        return out
+    sources = [
+        SHARED / "ml-1m",
+        SHARED / "tmdb-5000" / "tmdb_5000_movies.csv",
+        SHARED / "netflix_shows" / "netflix_titles.csv",
+    ]
+    missing = [str(s) for s in sources if not s.exists()]
+    if missing:
+        sys.exit(f"shared data missing: {', '.join(missing)} (set NEXTWATCH_SHARED_DATA)")
+    log.info("ingesting %s", ", ".join(map(str, sources)))
+    ingest(sources, out)
+    return out
+
+
+@dataclass(frozen=True)
+class Groups:
+    """Raw user ids held out of training: the reported group and the tuning (validation) group."""
+
+    report: tuple[str, ...]
+    validation: tuple[str, ...]
+    seed: int
+
+    @property
+    def held_out(self) -> tuple[str, ...]:
+        return self.report + self.validation
+
+    def key(self) -> str:
+        return hashlib.sha256(json.dumps([self.report, self.validation]).encode()).hexdigest()[:12]
+
+
+def hold_out(user_ids: Sequence[str], n_report: int, n_validation: int, seed: int) -> Groups:
+    """Two disjoint random groups of users (seeded), drawn from every user of the dataset."""
+    ids = np.asarray(sorted(user_ids, key=lambda u: (len(u), u)))
+    if n_report + n_validation >= len(ids):
+        raise ValueError(f"cannot hold out {n_report + n_validation} of {len(ids)} users")
+    perm = np.random.default_rng(seed).permutation(len(ids))
+    report = tuple(sorted(ids[perm[:n_report]].tolist(), key=int))
+    val = tuple(sorted(ids[perm[n_report : n_report + n_validation]].tolist(), key=int))
+    return Groups(report, val, seed)
+
+
+def training_dataset(ds: Any, groups: Groups, work: Path) -> Any:
+    """The dataset without the held-out users (same items, users re-indexed densely), written once."""
+    from nextwatch.data.dataset import Interactions, users_frame
+    from nextwatch.data.store import load_dataset, read_manifest, write_dataset
+
+    out = work / f"train-{groups.key()}"
+    if (out / "manifest.json").is_file():
+        mf = read_manifest(out)
+        if mf.get("parent_fingerprint") == ds.fingerprint and mf.get("held_out_key") == groups.key():
+            return load_dataset(out)
+    uidx = ds.user_index()
+    held = np.zeros(ds.n_users, dtype=bool)
+    held[[uidx[u] for u in groups.held_out]] = True
+    keep_users = np.flatnonzero(~held)
+    remap = np.full(ds.n_users, -1, dtype=np.int64)
+    remap[keep_users] = np.arange(len(keep_users))
+    inter = ds.interactions
+    mask = ~held[inter.user_idx]
+    sub = inter.subset(mask)
+    train_inter = Interactions(remap[sub.user_idx], sub.item_idx, sub.rating, sub.timestamp)
+    users = users_frame(ds.user_ids()[keep_users])
+    write_dataset(
+        out,
+        train_inter,
+        ds.items,
+        users,
+        source_format=ds.manifest.get("format", "?") + "+held-out",
+        sources=ds.manifest.get("sources", []),
+        rating_scale=ds.rating_scale,
+        extra={
+            "parent_fingerprint": ds.fingerprint,
+            "held_out_key": groups.key(),
+            "held_out_seed": groups.seed,
+            "held_out_report": list(groups.report),
+            "held_out_validation": list(groups.validation),
+        },
+    )
+    return load_dataset(out)
+
+
+# ------------------------------------------------------------------------------------------------
+# model
+
+
+def _train_stage(module: Any, cfg: Any, data: Any, stage: int, name: str) -> list[dict[str, Any]]:
+    import torch
+
+    from nextwatch.models.ncf.trainer import EpochTrainer
+
+    torch.set_num_threads(THREADS)
+
+    trainer = EpochTrainer(module, cfg, data, device=torch.device("cpu"), stage=stage, stage_name=name)
+    for _ in range(cfg.epochs):
+        stats = trainer.train_epoch()
+        log.info(
+            "%s epoch %d/%d: loss %.4f, %.0f samples/s",
+            name, stats.epoch, cfg.epochs, stats.loss, stats.samples_per_s,
+        )
+    trainer.finalize()
+    return [h.to_dict() for h in trainer.history]
+
+
+def train_neumf(train_ds: Any, cfg: Any, work: Path) -> tuple[Any, dict[str, Any]]:
+    """NeuMF trained on ``train_ds`` (implicit objective), cached as ``.npz`` weights + JSON config."""
+    import torch
+
+    from nextwatch.io import atomic_path, read_json, write_json
+    from nextwatch.models.ncf.modules import GMF, MLP, NeuMF
+    from nextwatch.models.ncf.trainer import TrainData
+
+    key = hashlib.sha256(
+        json.dumps({"config": cfg.to_dict(), "dataset": train_ds.fingerprint}, sort_keys=True).encode()
+    ).hexdigest()[:12]
+    folder = work / "models" / f"neumf-{key}"
+    n_users, n_items = train_ds.n_users, train_ds.n_items
+    model = NeuMF(n_users, n_items, cfg.embedding_size, cfg.layers)
+    if (folder / "weights.npz").is_file() and (folder / "model.json").is_file():
+        with np.load(folder / "weights.npz", allow_pickle=False) as z:
+            model.load_state_dict({k: torch.from_numpy(z[k]) for k in z.files})
+        model.eval()
+        meta = read_json(folder / "model.json")
+        log.info("loaded NeuMF from %s", folder)
+        return model, meta
+    data = TrainData.build(train_ds.interactions, n_users, n_items, cfg.objective, train_ds.rating_scale)
+    t0 = time.perf_counter()
+    history: list[dict[str, Any]] = []
+    if cfg.pretrain:
+        torch.manual_seed(cfg.seed)
+        gmf = GMF(n_users, n_items, cfg.embedding_size)
+        history += _train_stage(gmf, cfg.gmf_config(), data, 1, "gmf")
+        torch.manual_seed(cfg.seed + 1)
+        mlp = MLP(n_users, n_items, cfg.layers)
+        history += _train_stage(mlp, cfg.mlp_config(), data, 2, "mlp")
+        torch.manual_seed(cfg.seed + 2)
+        model = NeuMF(n_users, n_items, cfg.embedding_size, cfg.layers)
+        model.load_pretrained(gmf, mlp, cfg.alpha)
+        history += _train_stage(model, cfg, data, 3, "neumf")
+    else:
+        torch.manual_seed(cfg.seed)
+        model = NeuMF(n_users, n_items, cfg.embedding_size, cfg.layers)
+        history += _train_stage(model, cfg, data, 0, "neumf")
+    model.eval()
+    seconds = time.perf_counter() - t0
+    meta = {
+        "config": cfg.to_dict(),
+        "dataset_fingerprint": train_ds.fingerprint,
+        "n_users": n_users,
+        "n_items": n_items,
+        "n_positives": len(data),
+        "fit_seconds": round(seconds, 1),
+        "history": history,
+    }
+    folder.mkdir(parents=True, exist_ok=True)
+    with atomic_path(folder / "weights.npz") as tmp, open(tmp, "wb") as f:
+        np.savez(f, **{k: v.detach().cpu().numpy() for k, v in model.state_dict().items()})
+    write_json(folder / "model.json", meta)
+    log.info("trained NeuMF in %.0f s -> %s", seconds, folder)
+    return model, meta
+
+
+# ------------------------------------------------------------------------------------------------
+# simulation
+
+
+@dataclass(frozen=True)
+class Person:
+    user_id: str
+    positives: frozenset[int]
+
+
+def people_of(ds: Any, user_ids: Sequence[str], threshold: float = 4.0) -> list[Person]:
+    """Each user's positives: the items they rated ``threshold`` or more."""
+    uidx = ds.user_index()
+    inter = ds.interactions
+    want = np.array([uidx[u] for u in user_ids])
+    mask = np.isin(inter.user_idx, want) & (inter.rating >= threshold)
+    users, items = inter.user_idx[mask], inter.item_idx[mask]
+    by_user: dict[int, set[int]] = {}
+    for u, i in zip(users.tolist(), items.tolist(), strict=True):
+        by_user.setdefault(u, set()).add(i)
+    return [Person(u, frozenset(by_user.get(uidx[u], set()))) for u in user_ids]
+
+
+@dataclass
+class Catalogue:
+    """What the metrics need: unit embeddings and each item's genre ids."""
+
+    vectors: np.ndarray
+    genre_ids: list[np.ndarray]
+    n_genres: int
+
+    @classmethod
+    def of(cls, items: pl.DataFrame, vectors: np.ndarray) -> Catalogue:
+        genres = items["genres"].to_list()
+        names = sorted({g for gs in genres for g in (gs or [])})
+        code = {g: i for i, g in enumerate(names)}
+        ids = [np.array([code[g] for g in (gs or [])], dtype=np.int64) for gs in genres]
+        return cls(vectors, ids, len(names))
+
+    def n_genres_of(self, items: Sequence[int]) -> int:
+        if not len(items):
+            return 0
+        return len(np.unique(np.concatenate([self.genre_ids[i] for i in items])))
+
+
+@dataclass
+class SessionLog:
+    """One simulated person's rounds under one ranker."""
+
+    hits: list[int] = field(default_factory=list)
+    genres: list[int] = field(default_factory=list)
+    ils: list[float] = field(default_factory=list)
+    shown: list[int] = field(default_factory=list)
+    rank_ms: list[float] = field(default_factory=list)
+
+
+def simulate(ranker: Any, person: Person, cat: Catalogue, rounds: int, k: int) -> SessionLog:
+    """Rounds of ``k``: the person ticks exactly the shown movies among their positives."""
+    from nextwatch.recommend.fusion import intra_list_similarity
+
+    out = SessionLog()
+    liked: list[int] = []
+    shown: list[int] = []
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        recs = ranker.rank(liked, shown, k)
+        out.rank_ms.append((time.perf_counter() - t0) * 1e3)
+        items = [r.item_idx for r in recs]
+        assert not set(items) & set(shown), "a shown item came back"
+        hits = [i for i in items if i in person.positives]
+        out.hits.append(len(hits))
+        out.genres.append(cat.n_genres_of(items))
+        out.ils.append(intra_list_similarity(cat.vectors[items]))
+        liked += hits
+        shown += items
+        out.shown += items
+    return out
+
+
+def summarise(logs: list[SessionLog], cat: Catalogue, rounds: int, k: int) -> dict[str, Any]:
+    """Per-round and total metrics (means over people) of one ranker's sessions."""
+    hits = np.array([lg.hits for lg in logs], dtype=np.float64)  # [people, rounds]
+    genres = np.array([lg.genres for lg in logs], dtype=np.float64)
+    ils = np.array([lg.ils for lg in logs], dtype=np.float64)
+    reached = (np.cumsum(hits, axis=1) > 0).mean(axis=0)
+    n = len(logs)
+    per_round = [
+        {
+            "round": r + 1,
+            "hits": int(hits[:, r].sum()),
+            "hit_rate": round(float(hits[:, r].mean() / k), 4),
+            "genre_coverage": round(float(genres[:, r].mean() / cat.n_genres), 4),
+            "diversity_ils": round(float(ils[:, r].mean()), 4),
+            "reached": round(float(reached[r]), 4),
+        }
+        for r in range(rounds)
+    ]
+    total_cov = np.mean([cat.n_genres_of(lg.shown) / cat.n_genres for lg in logs])
+    rank_ms = np.concatenate([lg.rank_ms for lg in logs])
+    total = {
+        "people": n,
+        "hits": int(hits.sum()),
+        "hits_per_person": round(float(hits.sum(axis=1).mean()), 3),
+        "hit_rate": round(float(hits.sum() / (n * rounds * k)), 4),
+        "genre_coverage": round(float(total_cov), 4),
+        "diversity_ils": round(float(ils.mean()), 4),
+        "people_with_no_hit": int((hits.sum(axis=1) == 0).sum()),
+        "rank_ms_p50": round(float(np.percentile(rank_ms, 50)), 3),
+    }
+    return {"per_round": per_round, "total": total}
+
+
+def make_rankers(
+    popularity: np.ndarray, cf: Any, content: Any, config: Any, modes: Sequence[str] = MODES
+) -> dict[str, Any]:
+    from nextwatch.recommend.ranker import HybridRanker
+
+    return {
+        m: HybridRanker(
+            popularity,
+            cf=cf,
+            vectors=content.vectors,
+            index=content.index,
+            config=dataclasses.replace(config, mode=m),
+        )
+        for m in modes
+    }
+
+
+def run_group(
+    rankers: dict[str, Any], people: list[Person], cat: Catalogue, rounds: int, k: int
+) -> dict[str, Any]:
+    from nextwatch.progress import track
+
+    out = {}
+    for mode, ranker in rankers.items():
+        t0 = time.perf_counter()
+        logs = [simulate(ranker, p, cat, rounds, k) for p in track(people, f"sessions: {mode}")]
+        out[mode] = summarise(logs, cat, rounds, k)
+        out[mode]["total"]["seconds"] = round(time.perf_counter() - t0, 1)
+        t = out[mode]["total"]
+        log.info(
+            "%-10s hits %5d (%.3f/round-slot), coverage %.3f, ILS %.3f, no hit %d",
+            mode, t["hits"], t["hit_rate"], t["genre_coverage"], t["diversity_ils"], t["people_with_no_hit"],
+        )
+    return out
+
+
+# ------------------------------------------------------------------------------------------------
+# latency through the Session API
+
+
+def latency(
+    ds: Any, ranker: Any, content: Any, people: list[Person], rounds: int, k: int
+) -> dict[str, Any]:
+    """Per-round wall time of ``feedback`` + ``next`` through :class:`Session` with a SQLite store."""
+    from nextwatch.recommend.recommender import Recommender
+    from nextwatch.recommend.storage import open_store
+
+    genres = dict(zip(ds.items["item_id"].to_list(), ds.items["genres"].to_list(), strict=True))
+    idx_of = ds.item_index()
+    round_ms, feedback_ms, next_ms, first_ms = [], [], [], []
+    with tempfile.TemporaryDirectory(prefix="nextwatch-bench-") as tmp:
+        store = open_store(Path(tmp) / "profiles.sqlite3", item_genres=genres)
+        rec = Recommender(ds, ranker, store, content=content)
+        try:
+            for p in people:
+                s = rec.session(f"bench-{p.user_id}")
+                t0 = time.perf_counter()
+                cards = s.next(k)
+                first_ms.append((time.perf_counter() - t0) * 1e3)
+                for _ in range(rounds):
+                    shown = [c.item_id for c in cards]
+                    liked = [c.item_id for c in cards if idx_of[c.item_id] in p.positives]
+                    t0 = time.perf_counter()
+                    s.feedback(liked=liked, shown=shown)
+                    t1 = time.perf_counter()
+                    cards = s.next(k)
+                    t2 = time.perf_counter()
+                    assert not {c.item_id for c in cards} & set(store.get_profile(s.profile_id).seen)
+                    feedback_ms.append((t1 - t0) * 1e3)
+                    next_ms.append((t2 - t1) * 1e3)
+                    round_ms.append((t2 - t0) * 1e3)
+        finally:
+            store.close()
+
+    def pct(xs: list[float]) -> dict[str, float]:
+        a = np.asarray(xs)
+        return {
+            "p50": round(float(np.percentile(a, 50)), 2),
+            "p90": round(float(np.percentile(a, 90)), 2),
+            "p99": round(float(np.percentile(a, 99)), 2),
+            "max": round(float(a.max()), 2),
+        }
+
+    return {
+        "people": len(people),
+        "rounds_timed": len(round_ms),
+        "round_ms": pct(round_ms),
+        "feedback_ms": pct(feedback_ms),
+        "next_ms": pct(next_ms),
+        "first_round_ms": pct(first_ms),
+        "targets": {"p50_ms": 10, "p99_ms": 30},
+    }
+
+
+# ------------------------------------------------------------------------------------------------
+# tuning (validation group only)
+
+
+def ranker_config_to_dict(cfg: Any) -> dict[str, Any]:
+    return dataclasses.asdict(cfg)
+
+
+def ranker_config_from_dict(data: dict[str, Any]) -> Any:
+    from nextwatch.recommend.foldin import FoldInConfig
+    from nextwatch.recommend.fusion import FusionSchedule
+    from nextwatch.recommend.ranker import RankerConfig
+
+    d = dict(data)
+    if "schedule" in d:
+        d["schedule"] = FusionSchedule(**d["schedule"])
+    if "foldin" in d:
+        d["foldin"] = FoldInConfig(**d["foldin"])
+    return RankerConfig(**d)
+
+
+def tuning_grid(base: Any) -> list[tuple[str, Any]]:
+    """Candidate ranker settings: one axis at a time around ``base``, then a few combinations."""
+    from nextwatch.recommend.fusion import FusionSchedule
+
+    rep = dataclasses.replace
+    s = base.schedule
+    f = base.foldin
+    grid: list[tuple[str, Any]] = [("default", base)]
+    for lam in (0.6, 0.85, 0.95, 1.0):
+        grid.append((f"mmr_lambda={lam}", rep(base, mmr_lambda=lam)))
+    for lo, hi in ((0.0, 0.5), (0.3, 0.8), (0.4, 0.9), (0.5, 1.0), (0.6, 0.9), (0.8, 0.8)):
+        grid.append(
+            (f"schedule cf {lo}->{hi}", rep(base, schedule=FusionSchedule(lo, hi, s.min_likes, s.ramp_likes)))
+        )
+    for ml, ramp in ((1, 5), (1, 10), (3, 20)):
+        grid.append(
+            (f"schedule min_likes={ml} ramp={ramp}",
+             rep(base, schedule=FusionSchedule(s.cf_min, s.cf_max, ml, ramp)))
+        )
+    for cand in (30, 300):
+        grid.append((f"candidates={cand}", rep(base, candidates=cand)))
+    for reg in (0.01, 0.2):
+        grid.append((f"foldin reg={reg}", rep(base, foldin=rep(f, reg=reg))))
+    for steps, lr in ((20, 0.1), (80, 0.05)):
+        changed = rep(base, foldin=rep(f, steps=steps, learning_rate=lr))
+        grid.append((f"foldin steps={steps} lr={lr}", changed))
+    for sw in (0.1, 1.0):
+        grid.append((f"foldin sampled_weight={sw}", rep(base, foldin=rep(f, sampled_weight=sw))))
+    grid.append(("foldin shown_weight=0.5", rep(base, foldin=rep(f, shown_weight=0.5))))
+    grid.append(("popular_pool=15", rep(base, popular_pool=15)))
+    return grid
+
+
+def tune(
+    popularity: np.ndarray, cf: Any, content: Any, base: Any, people: list[Person], cat: Catalogue,
+    rounds: int, k: int, *, hybrid_only_halves: bool = True,
+) -> dict[str, Any]:
+    """Hybrid total hits on the validation group for each grid point; then combine the best axes."""
+    from nextwatch.recommend.ranker import HybridRanker
+
+    def hits_of(cfg: Any, mode: str = "hybrid") -> int:
+        r = HybridRanker(popularity, cf=cf, vectors=content.vectors, index=content.index,
+                         config=dataclasses.replace(cfg, mode=mode))
+        return int(sum(sum(simulate(r, p, cat, rounds, k).hits) for p in people))
+
+    results = []
+    halves = {m: hits_of(base, m) for m in ("cf", "content")} if hybrid_only_halves else {}
+    log.info("validation halves at defaults: %s", halves)
+    for name, cfg in tuning_grid(base):
+        t0 = time.perf_counter()
+        h = hits_of(cfg)
+        results.append({"name": name, "hybrid_hits": h, "config": ranker_config_to_dict(cfg)})
+        log.info("tune %-36s hybrid hits %d (%.0f s)", name, h, time.perf_counter() - t0)
+    default_hits = results[0]["hybrid_hits"]
+    better = sorted((r for r in results[1:] if r["hybrid_hits"] > default_hits),
+                    key=lambda r: -r["hybrid_hits"])
+    # greedy combination: add each improving axis (best first) if it still improves
+    best_cfg, best_hits, combined = base, default_hits, []
+    for r in better:
+        cand = _merge(best_cfg, base, ranker_config_from_dict(r["config"]))
+        h = hits_of(cand)
+        log.info("combine + %-30s hybrid hits %d", r["name"], h)
+        if h > best_hits:
+            best_cfg, best_hits = cand, h
+            combined.append(r["name"])
+    cf_best = hits_of(best_cfg, "cf")
+    content_best = hits_of(best_cfg, "content")
+    return {
+        "people": len(people),
+        "halves_at_defaults": halves,
+        "grid": results,
+        "chosen": combined,
+        "chosen_hybrid_hits": best_hits,
+        "chosen_halves": {"cf": cf_best, "content": content_best},
+        "chosen_config": ranker_config_to_dict(best_cfg),
+    }
+
+
+def _merge(current: Any, base: Any, change: Any) -> Any:
+    """``current`` with every field where ``change`` differs from ``base`` taken from ``change``."""
+    out = {}
+    for f in dataclasses.fields(current):
+        cur, b, ch = getattr(current, f.name), getattr(base, f.name), getattr(change, f.name)
+        if dataclasses.is_dataclass(cur):
+            out[f.name] = _merge(cur, b, ch)
+        else:
+            out[f.name] = ch if ch != b else cur
+    return type(current)(**out)
+
+
+# ------------------------------------------------------------------------------------------------
+# report
+
+
+def markdown(res: dict[str, Any]) -> str:
+    m = res["machine"]
+    s = res["settings"]
+    mc = s["model"]["config"]
+    lines = [
+        "# Session benchmark: simulated new people, rounds of 5",
+        "",
+        f"Generated by `{res['command']}` on {res['date']} (nextwatch {res['nextwatch_version']}).",
+        "",
+        f"- Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, no GPU; Python {m['python']}, "
+        f"numpy {m['numpy']}, torch {m['torch']}. The CPU was shared with other work "
+        f"(load average {res['loadavg_before']} before, {res['loadavg_after']} after): timings are noisy.",
+        f"- Data: ML-1M half (users 1-2999), {s['n_items']} movies, {s['n_items_described']} with a "
+        "description linked from TMDB-5000 / Netflix titles (the rest embedded from title, year and genres).",
+        f"- Strangers: {s['people']} people held out of training entirely (seed {s['holdout_seed']}); "
+        f"{s['validation']} more held out for tuning only. Positives = movies rated >= 4 "
+        f"(mean {s['mean_positives']:.1f} per person). {s['rounds']} rounds of {s['k']}; a person ticks "
+        "exactly the shown movies among their positives.",
+        f"- CF: NeuMF (implicit, {mc['epochs']} epochs, embedding {mc['embedding_size']}, layers "
+        f"{mc['layers']}, pretrain {mc['pretrain']}, seed {mc['seed']}) on {s['model']['n_users']} training "
+        f"users, fit in {s['model']['fit_seconds']} s (final loss {s['model']['final_loss']:.4f}); new "
+        "people are folded in from their likes and shown-not-liked movies.",
+        f"- Content: {s['content_model']} embeddings, {s['content_index']} index.",
+        "",
+    ]
+    for title, key in (("Reported group", "report"),) + (
+        (("Reported group, tuned settings", "report_tuned"),) if "report_tuned" in res else ()
+    ):
+        block = res[key]
+        lines += [f"## {title}: totals ({block['settings_name']})", ""]
+        lines += [
+            "| ranker | hits | hits / person | hit rate | genre coverage "
+            "| diversity (ILS, lower = more diverse) | people with no hit | rank p50 ms |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for mode in MODES:
+            t = block["modes"][mode]["total"]
+            lines.append(
+                f"| {mode} | {t['hits']} | {t['hits_per_person']:.2f} | {t['hit_rate']:.3f} | "
+                f"{t['genre_coverage']:.3f} | {t['diversity_ils']:.3f} | {t['people_with_no_hit']} | "
+                f"{t['rank_ms_p50']:.2f} |"
+            )
+        lines += ["", f"### {title}: per round (hits / hit rate / genre coverage / ILS)", ""]
+        lines += ["| round | " + " | ".join(MODES) + " |", "|---:|" + "---|" * len(MODES)]
+        for r in range(s["rounds"]):
+            cells = []
+            for mode in MODES:
+                pr = block["modes"][mode]["per_round"][r]
+                cells.append(
+                    f"{pr['hits']} / {pr['hit_rate']:.3f} / {pr['genre_coverage']:.3f} / "
+                    f"{pr['diversity_ils']:.3f}"
+                )
+            lines.append(f"| {r + 1} | " + " | ".join(cells) + " |")
+        lines.append("")
+    lat = res["latency"]
+    lines += [
+        "## Latency of one round through the Session API (SQLite profile store)",
+        "",
+        f"{lat['rounds_timed']} rounds of {lat['people']} people with the hybrid ranker "
+        f"({lat['settings_name']}): `session.feedback(liked, shown)` (store write + taste vector) then "
+        "`session.next(5)` (profile read, fold-in, fusion, MMR).",
+        "",
+        "| part | p50 ms | p90 ms | p99 ms | max ms |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for part in ("round_ms", "feedback_ms", "next_ms", "first_round_ms"):
+        v = lat[part]
+        lines.append(f"| {part[:-3]} | {v['p50']:.2f} | {v['p90']:.2f} | {v['p99']:.2f} | {v['max']:.2f} |")
+    lines += ["", f"Targets: p50 <= {lat['targets']['p50_ms']} ms, p99 <= {lat['targets']['p99_ms']} ms.", ""]
+    if "tuning" in res:
+        tn = res["tuning"]
+        lines += [
+            "## Tuning (validation group only)",
+            "",
+            f"{tn['people']} validation people (disjoint from the reported ones). Hybrid total hits per "
+            f"setting (one axis changed from the defaults); halves at defaults: {tn['halves_at_defaults']}.",
+            "",
+            "| setting | hybrid hits |",
+            "|---|---:|",
+        ]
+        lines += [f"| {g['name']} | {g['hybrid_hits']} |" for g in tn["grid"]]
+        lines += [
+            "",
+            f"Greedy combination of the improving axes kept: {', '.join(tn['chosen']) or 'none'} -> hybrid "
+            f"{tn['chosen_hybrid_hits']} hits (halves with those settings: {tn['chosen_halves']}).",
+            "",
+        ]
+    lines += [
+        "Metrics: hit rate = hits / movies shown; genre coverage = distinct genres shown / "
+        f"{s['n_genres']} genres (per round: of the round's 5; total: of all movies shown); diversity = mean "
+        "pairwise cosine of the round's Sentence-BERT embeddings, averaged over rounds.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--work", type=Path, default=REPO / "var" / "bench")
+    ap.add_argument("--people", type=int, default=300, help="held-out people reported")
+    ap.add_argument("--validation", type=int, default=200, help="held-out people for tuning only")
+    ap.add_argument("--seed", type=int, default=0, help="seed of the held-out draw")
+    ap.add_argument("--rounds", type=int, default=10)
+    ap.add_argument("-k", type=int, default=5)
+    ap.add_argument("--epochs", type=int, default=20)
+    ap.add_argument("--pretrain", action="store_true", help="GMF and MLP first, then NeuMF")
+    ap.add_argument("--model-seed", type=int, default=0)
+    ap.add_argument("--tune", action="store_true", help="search ranker settings on the validation group")
+    ap.add_argument("--ranker-config", type=Path, help="JSON RankerConfig to report beside the defaults")
+    ap.add_argument("--latency-people", type=int, default=100)
+    ap.add_argument("--no-write", action="store_true", help="do not write benchmarks/results")
+    args = ap.parse_args(argv)
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+    from nextwatch import __version__
+    from nextwatch.content import ContentModel
+    from nextwatch.data.store import load_dataset
+    from nextwatch.models.config import NeuMFConfig
+    from nextwatch.recommend.foldin import FoldInScorer
+    from nextwatch.recommend.ranker import RankerConfig
+
+    load_before = loadavg()
+    args.work.mkdir(parents=True, exist_ok=True)
+    ds = load_dataset(ensure_dataset(args.work))
+    groups = hold_out(ds.user_ids().tolist(), args.people, args.validation, args.seed)
+    train = training_dataset(ds, groups, args.work)
+    cfg = NeuMFConfig.defaults("implicit", epochs=args.epochs, pretrain=args.pretrain, seed=args.model_seed)
+    model, meta = train_neumf(train, cfg, args.work)
+    cf = FoldInScorer(model)
+    t0 = time.perf_counter()
+    content = ContentModel.load_or_build(ds)
+    log.info("content model ready in %.1f s (%d x %d)", time.perf_counter() - t0, *content.vectors.shape)
+    popularity = np.bincount(train.interactions.item_idx, minlength=ds.n_items).astype(np.float64)
+    cat = Catalogue.of(ds.items, content.vectors)
+    report = people_of(ds, groups.report)
+    validation = people_of(ds, groups.validation)
+    base = RankerConfig()
+
+    res: dict[str, Any] = {
+        "benchmark": "sessions",
+        "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        "nextwatch_version": __version__,
+        "command": " ".join(["python benchmarks/sessions.py", *(argv if argv is not None else sys.argv[1:])]),
+        "machine": machine(),
+        "loadavg_before": load_before,
+        "settings": {
+            "dataset_fingerprint": ds.fingerprint,
+            "n_items": ds.n_items,
+            "n_items_described": int(ds.items["description"].is_not_null().sum()),
+            "n_genres": cat.n_genres,
+            "people": len(report),
+            "validation": len(validation),
+            "holdout_seed": args.seed,
+            "mean_positives": float(np.mean([len(p.positives) for p in report])),
+            "rounds": args.rounds,
+            "k": args.k,
+            "positive_threshold": 4,
+            "model": {k: v for k, v in meta.items() if k != "history"}
+            | {"final_loss": meta["history"][-1]["loss"]},
+            "content_model": content.store.model,
+            "content_index": content.index.kind,
+            "ranker_defaults": ranker_config_to_dict(base),
+            "report_users": list(groups.report),
+        },
+    }
+    tuned_cfg = None
+    if args.tune:
+        res["tuning"] = tune(popularity, cf, content, base, validation, cat, args.rounds, args.k)
+        if res["tuning"]["chosen"]:
+            tuned_cfg = ranker_config_from_dict(res["tuning"]["chosen_config"])
+    if args.ranker_config is not None:
+        tuned_cfg = ranker_config_from_dict(json.loads(args.ranker_config.read_text()))
+
+    log.info("reported group: %d people, defaults", len(report))
+    res["report"] = {
+        "settings_name": "RankerConfig defaults",
+        "config": ranker_config_to_dict(base),
+        "modes": run_group(make_rankers(popularity, cf, content, base), report, cat, args.rounds, args.k),
+    }
+    lat_cfg, lat_name = base, "RankerConfig defaults"
+    if tuned_cfg is not None:
+        log.info("reported group: tuned settings")
+        res["report_tuned"] = {
+            "settings_name": "tuned on the validation group",
+            "config": ranker_config_to_dict(tuned_cfg),
+            "modes": run_group(
+                make_rankers(popularity, cf, content, tuned_cfg), report, cat, args.rounds, args.k
+            ),
+        }
+        lat_cfg, lat_name = tuned_cfg, "tuned settings"
+    hybrid = make_rankers(popularity, cf, content, lat_cfg, modes=("hybrid",))["hybrid"]
+    res["latency"] = latency(ds, hybrid, content, report[: args.latency_people], args.rounds, args.k)
+    res["latency"]["settings_name"] = lat_name
+    res["loadavg_after"] = loadavg()
+    lat = res["latency"]["round_ms"]
+    log.info("latency per round: p50 %.2f ms, p99 %.2f ms", lat["p50"], lat["p99"])
+    text = markdown(res)
+    if not args.no_write:
+        from nextwatch.io import atomic_file, write_json
+
+        write_json(RESULTS / "sessions.json", res)
+        with atomic_file(RESULTS / "sessions.md", "w", encoding="utf-8") as f:
+            f.write(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
