@@ -146,6 +146,14 @@ def _rating_thresholds() -> np.ndarray:
     return np.array([nd.inv_cdf(float(c)) for c in cum])
 
 
+def _standardise(x: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """``x`` shifted and scaled to weighted mean 0 and variance 1 (float32)."""
+    w = weight / weight.sum() if weight.sum() > 0 else np.full(len(x), 1 / len(x))
+    mean = float(w @ x)
+    sd = float(np.sqrt(w @ (x - mean) ** 2)) or 1.0
+    return ((x - mean) / sd).astype(np.float32)
+
+
 class _World:
     """The fixed per-user and per-item draws every movie block samples from."""
 
@@ -163,11 +171,15 @@ class _World:
         self.first_day = (FIRST_DATE - _EPOCH).days
         self.join_day = (np.sqrt(rng.random(cfg.n_users)) * span).astype(np.int32)
         self.span = span
-        self.leniency = rng.standard_normal(cfg.n_users).astype(np.float32)
+        # standardised under the share of ratings each user / movie gets, so the latent score is
+        # ~N(0, 1) over all ratings and the 1-5 marginal matches RATING_SHARES even for few movies
+        activity = np.empty(cfg.n_users)
+        activity[self.rank_user] = self.user_law.p
+        self.leniency = _standardise(rng.standard_normal(cfg.n_users), activity)
         # popularity rank -> movie id at random, so popular movies are spread over the files
         self.item_count = np.empty(cfg.n_items, np.int64)
         self.item_count[rng.permutation(cfg.n_items)] = _item_counts(cfg, rng)
-        self.quality = rng.standard_normal(cfg.n_items).astype(np.float32)
+        self.quality = _standardise(rng.standard_normal(cfg.n_items), self.item_count / max(1, cfg.n_ratings))
         self.thresholds = _rating_thresholds()
 
     def sample_users(self, rng: np.random.Generator, k: int) -> np.ndarray:
