@@ -1,7 +1,7 @@
 """Browser tests: Debian's Chromium, driven by Playwright, against the real server.
 
 A module fixture builds a tiny model with the real pipeline (``nextwatch ingest`` of a hand-made
-catalogue, ``nextwatch train --epochs 1``, ``nextwatch embed`` with the real Sentence-BERT model)
+catalogue, ``nextwatch train --epochs 1 --split none``, ``nextwatch embed`` with the real Sentence-BERT model)
 and starts ``nextwatch serve`` on a free loopback port. Each test gets a fresh browser context, so
 a fresh cookie and profile. Screenshots land in ``test-artifacts/browser/`` (gitignored).
 
@@ -62,7 +62,8 @@ def tiny_model(tmp_path_factory) -> Path:
     _run(
         "ingest", str(src["movielens"]), str(src["netflix_titles"]), "--out", str(root / "dataset"), cwd=root
     )
-    _run("train", str(root / "dataset"), "--out", str(root / "model"), "--epochs", "1", cwd=root)
+    model = ["--out", str(root / "model"), "--epochs", "1", "--split", "none", "--no-eval"]
+    _run("train", str(root / "dataset"), *model, cwd=root)
     _run("embed", str(root / "dataset"), cwd=root)
     return root / "model"
 
