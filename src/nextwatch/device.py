@@ -68,14 +68,20 @@ def cpu_count() -> int:
 
 
 def configure_threads(threads: int | None = None) -> int:
-    """Set torch's intra-op threads: ``threads``, else ``$NEXTWATCH_THREADS``, else all usable cores.
+    """Set torch's intra-op threads: ``threads``, else ``$NEXTWATCH_THREADS``, else ``$OMP_NUM_THREADS``,
+    else all usable cores.
 
     Small embedding models gain nothing from more threads than cores (oversubscription only adds
     contention), so the default is exactly the cores this process may use. Returns the count set.
     """
     if threads is None:
-        env = os.environ.get(ENV_THREADS)
-        threads = int(env) if env and env.isdigit() and int(env) > 0 else cpu_count()
+        for var in (ENV_THREADS, "OMP_NUM_THREADS"):
+            env = os.environ.get(var, "")
+            if env.isdigit() and int(env) > 0:
+                threads = int(env)
+                break
+        else:
+            threads = cpu_count()
     if torch.get_num_threads() != threads:
         torch.set_num_threads(threads)
     log.debug("torch uses %d thread(s)", threads)

@@ -62,6 +62,8 @@ def _register() -> None:
     content_cmds.register(main)
     serve_cmds.register(main)
     __import__("nextwatch.cli.generate", fromlist=["register"]).register(main)
+    __import__("nextwatch.cli.train", fromlist=["register"]).register(main)
+    __import__("nextwatch.cli.evaluate", fromlist=["register"]).register(main)
 
 
 _register()

@@ -52,8 +52,8 @@ class Callbacks:
     def batch_progress(self, done: int, total: int, loss: float) -> None:
         pass
 
-    def epoch_end(self, stage: Stage, stats: EpochStats) -> None:
-        pass
+    def epoch_end(self, stage: Stage, stats: EpochStats, module: nn.Module) -> None:
+        """After each epoch (and its checkpoint); ``module`` is the one being trained (do not modify)."""
 
 
 def stage_seed(seed: int, stage: int) -> int:
@@ -143,7 +143,7 @@ def run_stages(
             )
             if ckpt_path is not None and parallel.is_main:
                 _save_checkpoint(ckpt_path, trainer, stage, done=trainer.epoch >= stage.config.epochs)
-            callbacks.epoch_end(stage, stats)
+            callbacks.epoch_end(stage, stats, trainer.module)
         if ckpt_path is not None and parallel.is_main and stage.config.epochs == 0:
             _save_checkpoint(ckpt_path, trainer, stage, done=True)
         history.extend(trainer.history)
