@@ -67,5 +67,5 @@ def ingest(
         source_format=fmt_name,
         sources=[source_record(f) for f in files],
         rating_scale=base.rating_scale,
-        extra={"linking": links},
+        extra={"linking": links, "source_variant": base.variant},
     )

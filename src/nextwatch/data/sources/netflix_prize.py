@@ -473,11 +473,80 @@ def _parse_chunk(chunk: _Chunk, carry: int | None, headers: _Headers) -> tuple[_
     return _Block(parsed.user, parsed.rating, parsed.day, movies, lengths), new_carry
 
 
-def read_ratings(files: list[Path], *, chunk_bytes: int | None = None) -> tuple[list[_Block], _Headers]:
-    """Parse rating files in bounded chunks; return per-chunk compact arrays and the movie blocks."""
+class _Output:
+    """The final interaction arrays, filled chunk by chunk.
+
+    They are allocated for the most ratings the text could hold (a rating line has at least 13 bytes);
+    pages never written are never touched, so they cost address space, not memory, and the arrays are
+    shrunk in place (``ndarray.resize``, a ``realloc`` that does not copy) at the end. Nothing else
+    grows with the number of ratings: customers are marked in a table indexed by raw id and get their
+    dense index in one pass at the end.
+    """
+
+    def __init__(self, capacity: int, item_table: np.ndarray) -> None:
+        self.user = np.empty(capacity, dtype=np.int32)  # raw customer ids until finish()
+        self.item = np.empty(capacity, dtype=np.int32)
+        self.rating = np.empty(capacity, dtype=np.float32)
+        self.timestamp = np.empty(capacity, dtype=np.int64)
+        self.n = 0
+        self.item_table = item_table
+        self.seen = np.zeros(1 << 20, dtype=bool)
+        self.big_ids = False
+
+    def add(self, b: _Block) -> None:
+        k = len(b.user)
+        if self.n + k > len(self.user):  # pragma: no cover - impossible by the line-length bound
+            raise InputError("more ratings than the files' size allows")
+        sl = slice(self.n, self.n + k)
+        self.user[sl] = b.user
+        # the leading run continues the previous chunk's movie (it is empty at a file's start)
+        self.item[sl] = np.repeat(self.item_table[b.movies], b.lengths)
+        self.rating[sl] = b.rating
+        np.multiply(b.day, 86_400, out=self.timestamp[sl], dtype=np.int64)
+        self.n += k
+        if k:
+            top = int(b.user.max())
+            if top > _MAX_TABLE_ID:
+                self.big_ids = True
+            elif top >= len(self.seen):
+                grow = max(top + 1, 2 * len(self.seen)) - len(self.seen)
+                self.seen = np.concatenate([self.seen, np.zeros(grow, dtype=bool)])
+            if not self.big_ids:
+                self.seen[b.user] = True
+
+    def finish(self) -> tuple[Interactions, pl.DataFrame]:
+        n = self.n
+        for a in (self.user, self.item, self.rating, self.timestamp):
+            a.resize(n, refcheck=False)
+        if self.big_ids:  # pragma: no cover - ids far beyond the Prize's 2.65M
+            raw_users, idx = np.unique(self.user, return_inverse=True)
+            self.user[:] = idx
+        else:
+            raw_users = np.flatnonzero(self.seen)
+            table = np.cumsum(self.seen, dtype=np.int32) - 1
+            step = 1 << 22
+            for lo in range(0, n, step):
+                part = self.user[lo : lo + step]
+                part[:] = table[part]
+        return Interactions(self.user, self.item, self.rating, self.timestamp), users_frame(raw_users)
+
+
+def _item_table(items: pl.DataFrame) -> np.ndarray:
+    """Movie id -> item_idx (-1 where no title), with room for any int32 id that is looked up."""
+    item_ids = items["item_id"].cast(pl.Int64).to_numpy()
+    table = np.full(int(item_ids.max(initial=0)) + 1, -1, dtype=np.int32)
+    table[item_ids] = np.arange(len(item_ids), dtype=np.int32)
+    return table
+
+
+def read_ratings(
+    files: list[Path], items: pl.DataFrame, *, chunk_bytes: int | None = None
+) -> tuple[Interactions, pl.DataFrame]:
+    """Parse rating files in bounded chunks into interactions (and the users table) for ``items``."""
     chunk_bytes = chunk_bytes or CHUNK_BYTES
     total = sum(p.stat().st_size for p in files)
-    blocks: list[_Block] = []
+    table = _item_table(items)
+    out = _Output(total // 13 + 1, table)
     headers = _Headers()
     carry: int | None = None
     with make_progress() as progress:
@@ -486,62 +555,20 @@ def read_ratings(files: list[Path], *, chunk_bytes: int | None = None) -> tuple[
             if chunk.pieces[0].file_start:
                 carry = None
             block, carry = _parse_chunk(chunk, carry, headers)
-            blocks.append(block)
+            _check_movies(block.movies[1:], table, headers)
+            out.add(block)
+            del block
             progress.advance(task, chunk.nbytes)
-    return blocks, headers
+    return out.finish()
 
 
-# ----------------------------------------------------------------------------------------------- load
-
-
-def _assemble(
-    blocks: list[_Block], items: pl.DataFrame, headers: _Headers
-) -> tuple[Interactions, pl.DataFrame]:
-    """Dense indices and final arrays, filled chunk by chunk while the compact arrays are freed."""
-    item_ids = items["item_id"].cast(pl.Int64).to_numpy()
-    table_size = int(max(item_ids.max(initial=0), max(headers.where, default=0))) + 1
-    item_table = np.full(table_size, -1, dtype=np.int32)
-    item_table[item_ids] = np.arange(len(item_ids), dtype=np.int32)
-    unknown = sorted(m for m in headers.where if item_table[m] < 0)
-    if unknown:
-        path, line = headers.where[unknown[0]]
-        more = f" (and {len(unknown) - 1} more movies)" if len(unknown) > 1 else ""
-        raise InputError(
-            f"ratings for movie {unknown[0]}, which is not in {TITLES_FILE}{more}", path=path, line=line
-        )
-    n = sum(len(b.user) for b in blocks)
-    max_user = max((int(b.user.max()) for b in blocks if len(b.user)), default=0)
-    if max_user <= _MAX_TABLE_ID:
-        seen = np.zeros(max_user + 1, dtype=bool)
-        for b in blocks:
-            seen[b.user] = True
-        raw_users = np.flatnonzero(seen)
-        user_table = np.cumsum(seen, dtype=np.int32) - 1
-        del seen
-    else:  # ids far beyond the Prize's 2.65M: a sorted id list instead of a table
-        raw_users = np.unique(np.concatenate([b.user for b in blocks]))
-        user_table = None
-    user_idx = np.empty(n, dtype=np.int32)
-    item_idx = np.empty(n, dtype=np.int32)
-    rating = np.empty(n, dtype=np.float32)
-    timestamp = np.empty(n, dtype=np.int64)
-    at = 0
-    blocks = list(blocks)
-    while blocks:
-        b = blocks.pop(0)
-        k = len(b.user)
-        sl = slice(at, at + k)
-        if user_table is not None:
-            np.take(user_table, b.user, out=user_idx[sl])
-        else:
-            user_idx[sl] = np.searchsorted(raw_users, b.user)
-        # the leading run continues the previous chunk's movie (it is empty at a file's start)
-        item_idx[sl] = np.repeat(item_table[b.movies], b.lengths)
-        rating[sl] = b.rating
-        np.multiply(b.day, 86_400, out=timestamp[sl], dtype=np.int64)
-        at += k
-        del b
-    return Interactions(user_idx, item_idx, rating, timestamp), users_frame(raw_users)
+def _check_movies(movies: np.ndarray, table: np.ndarray, headers: _Headers) -> None:
+    """Every movie with ratings must be in movie_titles.csv."""
+    unknown = (movies >= len(table)) | (table[np.minimum(movies, len(table) - 1)] < 0)
+    if unknown.any():
+        movie = int(movies[np.argmax(unknown)])
+        path, line = headers.where[movie]
+        raise InputError(f"ratings for movie {movie}, which is not in {TITLES_FILE}", path=path, line=line)
 
 
 def load(path: Path) -> SourceData:
@@ -559,8 +586,7 @@ def load(path: Path) -> SourceData:
     if not found.ratings:
         log.info("%s: %d titles, no ratings (a catalogue)", found.titles, items.height)
         return SourceData(format=FORMAT, items=items, files=files)
-    blocks, headers = read_ratings(found.ratings)
-    interactions, users = _assemble(blocks, items, headers)
+    interactions, users = read_ratings(found.ratings, items)
     log.info(
         "%s (%s layout): %d ratings, %d customers, %d titles",
         path,
