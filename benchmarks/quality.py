@@ -5,15 +5,15 @@
 Runs in the main venv (.venv). For each data set it
 
 1. ingests the shared MovieLens files with ``nextwatch ingest`` (into ``var/bench/<name>/dataset``);
-2. computes the splits ONCE (leave-one-out: test = each user's latest interaction, validation = the
-   second-to-last, 100 sampled negatives per user for each; ratings: a random 10% test and a random 10%
-   of the rest as validation) and writes them as ``.npz`` files that every contender reads;
+2. computes the splits ONCE with :mod:`nextwatch.evaluation.splits` (leave-one-out: test = each user's
+   latest interaction, validation = the second-to-last, 100 sampled negatives per user; ratings: a
+   random 10% test and another 10% validation) and writes them as ``.npz`` files every contender reads;
 3. tunes every contender on the VALIDATION split (small grids; the training data for tuning is the
    training split less the validation interactions) and never looks at the test items for it;
 4. refits the chosen settings on the whole training split (nextwatch's models over ``--seeds`` seeds,
    peers over one seed unless ``--peer-seeds``) and scores the test users;
-5. computes every metric here, in this process, with one code path (:mod:`nextwatch.evaluation` when
-   present), from the scores the contenders wrote back;
+5. computes every metric here, in this process, with one code path (the protocols of
+   :mod:`nextwatch.evaluation.protocols`, fed by adapters over the scores the contenders wrote back);
 6. writes ``benchmarks/results/quality.json`` and ``benchmarks/results/quality.md``.
 
 Every contender runs as a subprocess (``benchmarks/peers/run_<library>.py``) in its own venv:
@@ -47,6 +47,8 @@ import numpy as np
 from nextwatch.data.store import load_dataset
 from nextwatch.io import write_json
 
+sys.path.insert(0, str(Path(__file__).resolve().parent / "peers"))
+
 log = logging.getLogger("quality")
 
 REPO = Path(__file__).resolve().parents[1]
@@ -55,12 +57,11 @@ RESULTS = REPO / "benchmarks" / "results"
 SHARED = Path(os.environ.get("NEXTWATCH_SHARED_DATA", REPO.parent / "shared" / "data"))
 DATASETS = {"ml-1m": SHARED / "ml-1m", "ml-latest-small": SHARED / "movielens-latest-small"}
 VENVS = {"main": REPO / ".venv", "peers": REPO / ".venv-peers", "recbole": REPO / ".venv-recbole"}
-SPLIT_SEED = 42
+SPLIT_SEED = 0  # nextwatch.evaluation's default split seed
 N_NEGATIVES = 100
-K_SAMPLED, K_FULL = 10, (10, 20)
 
 
-# -- contenders -------------------------------------------------------------------------------------------------
+# -- contenders ----------------------------------------------------------------------------------------------
 
 
 @dataclass
@@ -89,40 +90,20 @@ def _grid(**axes: list[Any]) -> list[dict[str, Any]]:
 def contenders(quick: bool, slow_peers: bool) -> list[Contender]:
     """The contenders and their validation grids (``quick``: one tiny setting each, for a smoke run)."""
     q = quick
-    ep = [2] if q else None  # nextwatch epochs in --quick
     nw = []
+    # One setting each (the tuned defaults, 10 epochs): this machine's budget allows no grid for nextwatch's
+    # models on ML-1M (see benchmarks/README.md); a single setting is not "chosen", so no tuning fit is run.
     for model in ("neumf", "gmf", "mlp", "mf"):
-        grid: list[dict[str, Any]]
-        if q:
-            grid = [{"epochs": 2} | ({"pretrain": True, "pretrain_epochs": 1} if model == "neumf" else {})]
-        elif model == "neumf":
-            # the tuned defaults (pretrained GMF+MLP) and the same without pretraining
-            grid = [{"pretrain": True}, {"pretrain": False}]
-        else:
-            grid = [{}, {"embedding_size": 64}] if model != "mlp" else [{}, {"layers": [128, 64, 32, 16]}]
-        nw.append(
-            Contender(
-                f"nextwatch {model.upper() if model != 'neumf' else 'NeuMF'}",
-                "nextwatch",
-                model,
-                "topn",
-                grid,
-                venv="main",
-                ours=True,
-            )
-        )
+        grid: list[dict[str, Any]] = [{"epochs": 2 if q else 10}]
+        label = "NeuMF" if model == "neumf" else model.upper()
+        nw.append(Contender(f"nextwatch {label}", "nextwatch", model, "topn", grid, venv="main", ours=True))
     nw.append(Contender("nextwatch popularity", "nextwatch", "pop", "topn", [{}], venv="main", ours=True))
     for model in ("neumf", "mf"):
-        grid = [{"epochs": 2}] if q else [{}, {"embedding_size": 64}]
+        grid = [{"epochs": 2 if q else 10}]
+        label = "NeuMF" if model == "neumf" else "MF"
         nw.append(
             Contender(
-                f"nextwatch {'NeuMF' if model == 'neumf' else 'MF'} (explicit)",
-                "nextwatch",
-                model,
-                "ratings",
-                grid,
-                venv="main",
-                ours=True,
+                f"nextwatch {label} (explicit)", "nextwatch", model, "ratings", grid, venv="main", ours=True
             )
         )
     nw.append(
@@ -130,7 +111,6 @@ def contenders(quick: bool, slow_peers: bool) -> list[Contender]:
             "nextwatch popularity (explicit)", "nextwatch", "pop", "ratings", [{}], venv="main", ours=True
         )
     )
-    del ep
 
     blas1 = {"OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     peers = [
@@ -141,7 +121,7 @@ def contenders(quick: bool, slow_peers: bool) -> list[Contender]:
             "topn",
             [{"factors": 32, "regularization": 0.1, "alpha": 1.0, "iterations": 5}]
             if q
-            else _grid(factors=[64, 128], regularization=[0.01, 0.1], alpha=[1.0, 4.0], iterations=[15]),
+            else _grid(factors=[64, 128], regularization=[0.05], alpha=[1.0, 4.0], iterations=[15]),
             env=blas1,
         ),
         Contender(
@@ -163,7 +143,7 @@ def contenders(quick: bool, slow_peers: bool) -> list[Contender]:
             "topn",
             [{"embedding_size": 16, "regularization": 0.1, "epochs": 2}]
             if q
-            else _grid(embedding_size=[50, 100], regularization=[0.1, 1.0], weight=[20.0, 40.0], epochs=[10]),
+            else _grid(embedding_size=[50, 100], regularization=[0.1], weight=[20.0, 40.0], epochs=[10]),
         ),
         Contender("LensKit popular", "lenskit", "pop", "topn", [{}]),
         Contender(
@@ -173,7 +153,7 @@ def contenders(quick: bool, slow_peers: bool) -> list[Contender]:
             "topn",
             [{"k": 16, "max_iter": 5, "learning_rate": 0.01, "lambda_reg": 0.01}]
             if q
-            else _grid(k=[64, 128], max_iter=[200], learning_rate=[0.01, 0.05], lambda_reg=[0.01]),
+            else _grid(k=[64], max_iter=[200], learning_rate=[0.01, 0.05], lambda_reg=[0.01]),
         ),
         Contender(
             "cornac NeuMF",
@@ -201,7 +181,7 @@ def contenders(quick: bool, slow_peers: bool) -> list[Contender]:
                     "embedding_size": 64,
                     "mlp_hidden_size": [128, 64],
                     "learning_rate": 0.001,
-                    "epochs": [5, 10, 20],
+                    "epochs": [5, 10],
                     "train_batch_size": 2048,
                 }
             ],
@@ -224,7 +204,7 @@ def contenders(quick: bool, slow_peers: bool) -> list[Contender]:
             "ratings",
             [{"method": "als", "n_epochs": 5, "reg_u": 15, "reg_i": 10}]
             if q
-            else _grid(method=["als"], n_epochs=[10], reg_u=[5, 15], reg_i=[5, 10]),
+            else _grid(method=["als"], n_epochs=[10], reg_u=[5, 15], reg_i=[10]),
         ),
         Contender(
             "LensKit BiasedMF (ALS)",
@@ -233,7 +213,7 @@ def contenders(quick: bool, slow_peers: bool) -> list[Contender]:
             "ratings",
             [{"embedding_size": 16, "regularization": 0.1, "epochs": 2}]
             if q
-            else _grid(embedding_size=[50, 100], regularization=[0.1, 1.0], epochs=[10]),
+            else _grid(embedding_size=[50], regularization=[0.1, 1.0], epochs=[10]),
         ),
         Contender(
             "cornac MF",
@@ -242,131 +222,59 @@ def contenders(quick: bool, slow_peers: bool) -> list[Contender]:
             "ratings",
             [{"k": 10, "max_iter": 5, "learning_rate": 0.01, "lambda_reg": 0.02}]
             if q
-            else _grid(k=[10, 50], max_iter=[50], learning_rate=[0.01], lambda_reg=[0.02, 0.05]),
+            else _grid(k=[10, 50], max_iter=[50], learning_rate=[0.01], lambda_reg=[0.02]),
         ),
     ]
     return nw + peers
 
 
-# -- splits -------------------------------------------------------------------------------------------------------
+# -- splits --------------------------------------------------------------------------------------------------
 
 
 @dataclass
 class Splits:
-    """Everything every contender gets: arrays of dense indices (see :mod:`benchmarks.peers._common`)."""
+    """The dataset and its two stored splits (nextwatch.evaluation), computed once for every contender."""
 
-    n_users: int
-    n_items: int
+    ds: Any
+    loo: Any  # nextwatch.evaluation.splits.Split "loo" (with the 100 sampled negatives per user)
+    ratings: Any  # Split "ratings-holdout"
     rating_scale: tuple[float, float]
-    universe: np.ndarray  # bool [n_items]: items with at least one interaction (the ranking universe)
-    loo: dict[str, Any]  # train, train_tune, valid / test: users, pos, negs
-    ratings: dict[str, Any]  # train, train_tune, valid, test (interaction dicts)
-    how: str
 
+    @property
+    def n_users(self) -> int:
+        return int(self.ds.n_users)
 
-def _inter(ds: Any, idx: np.ndarray) -> dict[str, np.ndarray]:
-    it = ds.interactions
-    return {
-        "user_idx": it.user_idx[idx],
-        "item_idx": it.item_idx[idx],
-        "rating": it.rating[idx],
-        "timestamp": it.timestamp[idx],
-    }
+    @property
+    def n_items(self) -> int:
+        return int(self.ds.n_items)
 
 
 def compute_splits(ds: Any, seed: int = SPLIT_SEED) -> Splits:
-    """The split every contender uses, computed once (nextwatch.evaluation's splitters where present)."""
-    try:
-        from nextwatch.evaluation import splits as nw_splits  # type: ignore[attr-defined]
-    except ImportError:
-        nw_splits = None
-    if nw_splits is not None and hasattr(nw_splits, "benchmark_splits"):
-        return nw_splits.benchmark_splits(ds, seed=seed)  # pragma: no cover - depends on C1's module
-    return _own_splits(ds, seed)
+    """Both splits from nextwatch.evaluation (stored with the dataset, so computed once)."""
+    from nextwatch.evaluation.splits import get_split
+
+    scale = ds.rating_scale or (float(ds.interactions.rating.min()), float(ds.interactions.rating.max()))
+    return Splits(ds, get_split(ds, "loo", seed), get_split(ds, "ratings-holdout", seed), scale)
 
 
-def _own_splits(ds: Any, seed: int) -> Splits:
-    it = ds.interactions
-    n = len(it)
-    rng = np.random.default_rng(seed)
-    # leave-one-out by time: stable order by (user, timestamp, row) so same-second ties keep file order
-    order = np.lexsort((np.arange(n), it.timestamp, it.user_idx))
-    users_sorted = it.user_idx[order]
-    last = np.flatnonzero(np.r_[users_sorted[1:] != users_sorted[:-1], True])
-    counts = np.diff(np.r_[-1, last])
-    ok = counts >= 3  # a user needs a test, a validation and at least one training interaction
-    test_rows = order[last[ok]]
-    valid_rows = order[last[ok] - 1]
-    held = np.zeros(n, bool)
-    held[test_rows] = True
-    train_rows = np.flatnonzero(~held)
-    held_v = held.copy()
-    held_v[valid_rows] = True
-    tune_rows = np.flatnonzero(~held_v)
-    universe = np.zeros(ds.n_items, bool)
-    universe[it.item_idx] = True
-    uni_items = np.flatnonzero(universe)
-    # negatives: items the user never interacted with (in all the data), uniform over the universe
-    seen: dict[int, set[int]] = {}
-    for u, i in zip(it.user_idx.tolist(), it.item_idx.tolist(), strict=True):
-        seen.setdefault(u, set()).add(i)
-
-    def negatives(users: np.ndarray) -> np.ndarray:
-        out = np.empty((len(users), N_NEGATIVES), np.int32)
-        for r, u in enumerate(users.tolist()):
-            s = seen[u]
-            got: list[int] = []
-            while len(got) < N_NEGATIVES:
-                cand = rng.choice(uni_items, size=2 * N_NEGATIVES, replace=False)
-                for c in cand.tolist():
-                    if c not in s and c not in got:
-                        got.append(c)
-                        if len(got) == N_NEGATIVES:
-                            break
-            out[r] = got
-        return out
-
-    test_users = it.user_idx[test_rows].astype(np.int32)
-    valid_users = it.user_idx[valid_rows].astype(np.int32)
-    loo = {
-        "train": _inter(ds, train_rows),
-        "train_tune": _inter(ds, tune_rows),
-        "test": {
-            "users": test_users,
-            "pos": it.item_idx[test_rows].astype(np.int32),
-            "negs": negatives(test_users),
-        },
-        "valid": {
-            "users": valid_users,
-            "pos": it.item_idx[valid_rows].astype(np.int32),
-            "negs": negatives(valid_users),
-        },
+def _arrays(inter: Any) -> dict[str, np.ndarray]:
+    return {
+        "user_idx": inter.user_idx,
+        "item_idx": inter.item_idx,
+        "rating": inter.rating,
+        "timestamp": inter.timestamp,
     }
-    perm = rng.permutation(n)
-    n_test = round(0.1 * n)
-    r_test, rest = perm[:n_test], perm[n_test:]
-    n_valid = round(0.1 * len(rest))
-    r_valid, r_tune = rest[:n_valid], rest[n_valid:]
-    ratings = {
-        "train": _inter(ds, np.sort(rest)),
-        "train_tune": _inter(ds, np.sort(r_tune)),
-        "valid": _inter(ds, np.sort(r_valid)),
-        "test": _inter(ds, np.sort(r_test)),
-    }
-    scale = ds.rating_scale or (float(it.rating.min()), float(it.rating.max()))
-    return Splits(
-        ds.n_users,
-        ds.n_items,
-        scale,
-        universe,
-        loo,
-        ratings,
-        how=f"benchmarks/quality.py own splitter (seed {seed}); nextwatch.evaluation was not importable",
-    )
 
 
 def write_split_files(sp: Splits, folder: Path) -> dict[str, str]:
-    """Write the split as .npz files; return name -> path."""
+    """Write what the runners read as .npz files; return name -> path.
+
+    ``loo_train`` / ``ratings_train`` hold what a model evaluated on the test part trains on (train +
+    validation), ``*_train_tune`` what a model evaluated on the validation part trains on (train only).
+    """
+    from nextwatch.evaluation.protocols import loo_targets
+    from nextwatch.evaluation.splits import heldout, train_view
+
     folder.mkdir(parents=True, exist_ok=True)
     paths: dict[str, str] = {}
 
@@ -377,133 +285,128 @@ def write_split_files(sp: Splits, folder: Path) -> dict[str, str]:
         os.replace(tmp, p)
         paths[name] = str(p)
 
-    for part in ("train", "train_tune"):
-        save(f"loo_{part}", sp.loo[part])
-    for part in ("valid", "test"):
-        d = sp.loo[part]
-        save(f"loo_{part}", d)
-        np.save(folder / f"loo_{part}_users.npy", d["users"])
-        paths[f"loo_{part}_users"] = str(folder / f"loo_{part}_users.npy")
-        # held-out positives as an interaction file (RecBole's vocabulary needs them)
+    for target, suffix in (("test", "train"), ("valid", "train_tune")):
+        save(f"loo_{suffix}", _arrays(train_view(sp.ds, sp.loo, target).interactions))
+        save(f"ratings_{suffix}", _arrays(train_view(sp.ds, sp.ratings, target).interactions))
+        save(f"ratings_{target}", _arrays(heldout(sp.ds, sp.ratings, target)))
+        users, items = loo_targets(sp.ds, sp.loo, target)
+        np.save(folder / f"loo_{target}_users.npy", users.astype(np.int64))
+        paths[f"loo_{target}_users"] = str(folder / f"loo_{target}_users.npy")
+        # the held-out positives as an interaction file (RecBole's vocabulary needs them)
         save(
-            f"loo_{part}_heldout",
+            f"loo_{target}_heldout",
             {
-                "user_idx": d["users"],
-                "item_idx": d["pos"],
-                "rating": np.ones(len(d["users"]), np.float32),
-                "timestamp": np.zeros(len(d["users"]), np.int64),
+                "user_idx": users.astype(np.int32),
+                "item_idx": items.astype(np.int32),
+                "rating": np.ones(len(users), np.float32),
+                "timestamp": np.zeros(len(users), np.int64),
             },
         )
-    for part in ("train", "train_tune", "valid", "test"):
-        save(f"ratings_{part}", sp.ratings[part])
     return paths
 
 
-def split_fingerprint(paths: dict[str, str]) -> str:
+def split_fingerprint(paths: dict[str, str], sp: Splits) -> str:
     h = hashlib.sha256()
     for name in sorted(paths):
         h.update(name.encode())
         h.update(Path(paths[name]).read_bytes())
+    if sp.loo.negatives is not None:
+        h.update(np.ascontiguousarray(sp.loo.negatives).tobytes())
     return h.hexdigest()[:16]
 
 
-# -- metrics (one code path for every contender) ------------------------------------------------------------------
+# -- metrics: nextwatch.evaluation's protocols, fed by adapters over the scores each contender wrote ---------
 
 
-def _clean(scores: np.ndarray) -> np.ndarray:
-    s = np.asarray(scores, np.float64)
-    return np.where(np.isnan(s), -np.inf, s)
+class MatrixScorer:
+    """A nextwatch.evaluation Scorer over a users x items score matrix (rows follow ``users``)."""
+
+    def __init__(self, users: np.ndarray, scores: np.ndarray) -> None:
+        self.scores = scores
+        self.row = np.full(int(users.max()) + 1 if len(users) else 0, -1, np.int64)
+        self.row[users] = np.arange(len(users))
+
+    def _rows(self, users: np.ndarray) -> np.ndarray:
+        users = np.asarray(users, np.int64)
+        r = np.full(len(users), -1, np.int64)
+        inside = users < len(self.row)
+        r[inside] = self.row[users[inside]]
+        return r
+
+    def score(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        r = self._rows(users)
+        out = np.full(len(r), np.nan, np.float32)
+        ok = r >= 0
+        out[ok] = self.scores[r[ok], np.asarray(items, np.int64)[ok]]
+        return out
+
+    def score_all(self, users: np.ndarray) -> np.ndarray:
+        r = self._rows(users)
+        out = np.full((len(r), self.scores.shape[1]), np.nan, np.float32)
+        ok = r >= 0
+        out[ok] = self.scores[r[ok]]
+        return out
 
 
-def expected_hit_ndcg(greater: np.ndarray, ties: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """HR@k and NDCG@k of one relevant item per row, in expectation over random tie-breaking.
+class PairScorer:
+    """A Scorer over predictions for given (user, item) pairs (rating prediction); NaN elsewhere."""
 
-    With ``g`` candidates scored strictly above the relevant item and ``t`` tied with it, its 0-based
-    rank is ``g + U`` with ``U`` uniform on ``0..t``; HR@k = P(rank < k) and NDCG@k = E[1/log2(rank+2);
-    rank < k] (one relevant item, so the ideal DCG is 1). Unscorable items (NaN) rank below everything.
-    """
-    hr = np.zeros(len(greater))
-    nd = np.zeros(len(greater))
-    for r, (g, t) in enumerate(zip(greater.tolist(), ties.tolist(), strict=True)):
-        if g >= k:
-            continue
-        ranks = np.arange(g, min(g + t, k - 1) + 1)
-        hr[r] = len(ranks) / (t + 1)
-        nd[r] = float(np.sum(1.0 / np.log2(ranks + 2))) / (t + 1)
-    return hr, nd
+    def __init__(self, users: np.ndarray, items: np.ndarray, pred: np.ndarray, n_items: int) -> None:
+        self.n_items = n_items
+        keys = users.astype(np.int64) * n_items + items
+        order = np.argsort(keys, kind="stable")
+        self.keys, self.pred = keys[order], np.asarray(pred, np.float32)[order]
 
+    def score(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        keys = np.asarray(users, np.int64) * self.n_items + np.asarray(items, np.int64)
+        pos = np.minimum(np.searchsorted(self.keys, keys), max(len(self.keys) - 1, 0))
+        out = np.full(len(keys), np.nan, np.float32)
+        if len(self.keys):
+            hit = self.keys[pos] == keys
+            out[hit] = self.pred[pos[hit]]
+        return out
 
-def rank_counts(
-    pos_scores: np.ndarray, cand_scores: np.ndarray, cand_mask: np.ndarray | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per row: how many candidates score above the positive, and how many tie with it."""
-    p = _clean(pos_scores)[:, None]
-    c = _clean(cand_scores)
-    above = c > p
-    tie = c == p
-    if cand_mask is not None:
-        above &= cand_mask
-        tie &= cand_mask
-    return above.sum(1), tie.sum(1)
+    def score_all(self, users: np.ndarray) -> np.ndarray:  # pragma: no cover - not used for ratings
+        raise NotImplementedError
 
 
-def _metric_fns() -> tuple[Any, str]:
-    """nextwatch.evaluation's metric for one relevant item per row if it exists, else ours (same maths)."""
-    try:
-        from nextwatch.evaluation import metrics as nw_metrics  # type: ignore[attr-defined]
-    except ImportError:
-        nw_metrics = None
-    if nw_metrics is not None and hasattr(nw_metrics, "expected_hit_ndcg"):
-        return nw_metrics.expected_hit_ndcg, "nextwatch.evaluation.metrics"  # pragma: no cover
-    return expected_hit_ndcg, "benchmarks/quality.py (nextwatch.evaluation.metrics not importable)"
+METRICS_CODE = (
+    "nextwatch.evaluation.protocols (evaluate_loo_sampled, evaluate_loo_full, "
+    "evaluate_holdout_ratings) over adapters of each contender's written scores"
+)
 
 
-def topn_metrics(
-    scores: np.ndarray, part: dict[str, Any], train: dict[str, np.ndarray], universe: np.ndarray
-) -> dict[str, float]:
-    """Sampled (101 candidates) and full-ranking metrics from a users x items score matrix whose rows
-    follow ``part['users']``."""
-    fn, _ = _metric_fns()
-    users, pos, negs = part["users"], part["pos"], part["negs"]
-    rows = np.arange(len(users))
-    pos_s = scores[rows, pos]
-    # sampled: the positive against its 100 sampled negatives
-    g, t = rank_counts(pos_s, scores[rows[:, None], negs])
-    hr, nd = fn(g, t, K_SAMPLED)
-    out = {"sampled_hr@10": float(hr.mean()), "sampled_ndcg@10": float(nd.mean())}
-    # full: against every item in the universe the user has no training interaction with
-    mask = np.broadcast_to(universe, scores.shape).copy()
-    row_of = np.full(int(users.max()) + 1, -1)
-    row_of[users] = rows
-    tr_rows = row_of[train["user_idx"]]
-    keep = tr_rows >= 0
-    mask[tr_rows[keep], train["item_idx"][keep]] = False
-    mask[rows, pos] = False
-    g, t = rank_counts(pos_s, scores, mask)
-    for k in K_FULL:
-        hr, nd = fn(g, t, k)
-        out[f"full_hr@{k}"] = float(hr.mean())
-        out[f"full_ndcg@{k}"] = float(nd.mean())
-    out["full_recall@20"] = out.pop("full_hr@20")  # one relevant item: Recall@20 = HR@20
-    out["n_users"] = len(users)
-    out["n_pos_unscorable"] = int(np.isnan(pos_s).sum())
-    return out
+def topn_metrics(scores: np.ndarray, sp: Splits, target: str, users: np.ndarray) -> dict[str, float]:
+    """loo-sampled and loo-full metrics of a users x items score matrix whose rows follow ``users``."""
+    from nextwatch.evaluation.protocols import evaluate_loo_full, evaluate_loo_sampled
 
-
-def rating_metrics(pred: np.ndarray, part: dict[str, np.ndarray], fill: float) -> dict[str, float]:
-    """RMSE and MAE on the original scale; impossible predictions (NaN) get the training mean."""
-    bad = np.isnan(pred)
-    p = np.where(bad, fill, pred).astype(np.float64)
-    err = p - part["rating"].astype(np.float64)
+    scorer = MatrixScorer(users, scores)
+    s = evaluate_loo_sampled(scorer, sp.ds, sp.loo, target)  # type: ignore[arg-type]
+    f = evaluate_loo_full(scorer, sp.ds, sp.loo, target)  # type: ignore[arg-type]
     return {
-        "rmse": float(np.sqrt(np.mean(err**2))),
-        "mae": float(np.mean(np.abs(err))),
-        "n_pairs": len(err),
-        "n_impossible": int(bad.sum()),
+        "sampled_hr@10": s["HR@10"],
+        "sampled_ndcg@10": s["NDCG@10"],
+        "full_hr@10": f["HR@10"],
+        "full_ndcg@10": f["NDCG@10"],
+        "full_recall@20": f["Recall@20"],
+        "full_ndcg@20": f["NDCG@20"],
+        "n_users": s["n_users"],
+        "n_impossible": s["n_impossible"],
     }
 
 
-# -- running contenders ---------------------------------------------------------------------------------------
+def rating_metrics(
+    pred: np.ndarray, sp: Splits, target: str, pairs: dict[str, np.ndarray]
+) -> dict[str, float]:
+    """RMSE and MAE through nextwatch's holdout-ratings protocol (clipped; NaN gets its fallback)."""
+    from nextwatch.evaluation.protocols import evaluate_holdout_ratings
+
+    scorer = PairScorer(pairs["user_idx"], pairs["item_idx"], pred, sp.n_items)
+    r = evaluate_holdout_ratings(scorer, sp.ds, sp.ratings, target)  # type: ignore[arg-type]
+    return {"rmse": r["RMSE"], "mae": r["MAE"], "n_pairs": r["n_ratings"], "n_impossible": r["n_impossible"]}
+
+
+# -- running contenders --------------------------------------------------------------------------------------
 
 
 def venv_python(venv: str) -> Path:
@@ -542,11 +445,14 @@ def run_job(c: Contender, job: dict[str, Any], folder: Path, threads: int) -> li
 
 
 def evaluate_job(
-    c: Contender, metas: list[dict[str, Any]], part: dict[str, Any], train: dict[str, np.ndarray], sp: Splits
+    c: Contender, metas: list[dict[str, Any]], sp: Splits, target: str, paths: dict[str, str]
 ) -> list[dict[str, Any]]:
     """Metrics for every result of every config; the score files are deleted once read."""
+    from _common import read_interactions  # benchmarks/peers on sys.path (see below)
+
     rows = []
-    fill = float(np.mean(train["rating"]))
+    users = np.load(paths[f"loo_{target}_users"]) if c.task == "topn" else None
+    pairs = read_interactions(paths[f"ratings_{target}"]) if c.task == "ratings" else None
     for meta in metas:
         if meta.get("error"):
             rows.append({"error": meta["error"], "seed": meta.get("seed")})
@@ -554,9 +460,9 @@ def evaluate_job(
             values = np.load(res["file"], allow_pickle=False)
             Path(res["file"]).unlink(missing_ok=True)
             if c.task == "topn":
-                m = topn_metrics(values, part, train, sp.universe)
+                m = topn_metrics(values, sp, target, users)
             else:
-                m = rating_metrics(values, part, fill)
+                m = rating_metrics(values, sp, target, pairs)
             params = dict(res["params"])
             history = params.pop("_history", None)
             effective = params.pop("_effective", None)
@@ -631,7 +537,11 @@ def run_contender(
         "ours": c.ours,
     }
     t0 = time.perf_counter()
-    # 1. tuning: fit on train_tune, score the validation part
+    # 1. tuning: fit on train_tune, score the validation part (skipped when there is only one setting)
+    if len(c.grid) == 1 and not any(isinstance(v, list) and k == "epochs" for k, v in c.grid[0].items()):
+        out["tuning"] = "one setting: nothing to choose, no tuning fit"
+        chosen = {p: dict(c.grid[0]) for p in (["sampled", "full"] if c.task == "topn" else ["holdout"])}
+        return _final(c, out, chosen, base_job, paths, sp, work, seeds, threads, t0)
     job = dict(
         base_job,
         train=paths[f"{pre}_train_tune"],
@@ -644,9 +554,7 @@ def run_contender(
         job.update(users=paths["loo_valid_users"], heldout=paths["loo_valid_heldout"])
     else:
         job.update(pairs=paths["ratings_valid"])
-    valid_part = sp.loo["valid"] if c.task == "topn" else sp.ratings["valid"]
-    tune_train = sp.loo["train_tune"] if c.task == "topn" else sp.ratings["train_tune"]
-    tuning = evaluate_job(c, run_job(c, job, work / "tune", threads), valid_part, tune_train, sp)
+    tuning = evaluate_job(c, run_job(c, job, work / "tune", threads), sp, "valid", paths)
     out["tuning"] = tuning
     good = [r for r in tuning if "metrics" in r]
     if not good:
@@ -655,7 +563,23 @@ def run_contender(
         return out
     protocols = ["sampled", "full"] if c.task == "topn" else ["holdout"]
     chosen = {p: max(good, key=lambda r, p=p: _key(r, c.task, p))["params"] for p in protocols}
+    return _final(c, out, chosen, base_job, paths, sp, work, seeds, threads, t0)
+
+
+def _final(
+    c: Contender,
+    out: dict[str, Any],
+    chosen: dict[str, dict[str, Any]],
+    base_job: dict[str, Any],
+    paths: dict[str, str],
+    sp: Splits,
+    work: Path,
+    seeds: list[int],
+    threads: int,
+    t0: float,
+) -> dict[str, Any]:
     out["chosen"] = chosen
+    pre = "loo" if c.task == "topn" else "ratings"
     # 2. final fits: each distinct chosen setting, every seed, on the whole training split
     distinct = {_cfg_id(p): p for p in chosen.values()}
     final_seeds = seeds
@@ -672,9 +596,7 @@ def run_contender(
         job.update(users=paths["loo_test_users"], heldout=paths["loo_test_heldout"])
     else:
         job.update(pairs=paths["ratings_test"])
-    test_part = sp.loo["test"] if c.task == "topn" else sp.ratings["test"]
-    train = sp.loo["train"] if c.task == "topn" else sp.ratings["train"]
-    final = evaluate_job(c, run_job(c, job, work / "final", threads), test_part, train, sp)
+    final = evaluate_job(c, run_job(c, job, work / "final", threads), sp, "test", paths)
     out["final"] = final
     out["test"] = {}
     for p, params in chosen.items():
@@ -719,7 +641,7 @@ def aggregate(rows: list[dict[str, Any]], params: dict[str, Any]) -> dict[str, A
     return agg
 
 
-# -- machine, report -------------------------------------------------------------------------------------------
+# -- machine, report -----------------------------------------------------------------------------------------
 
 
 def machine() -> dict[str, Any]:
@@ -789,15 +711,17 @@ def render_markdown(report: dict[str, Any]) -> str:
         f"(load average {m['load_average_at_start']} at the start), so fit times are noisy and only "
         "roughly comparable.**",
         "",
-        "Protocol: the splits were computed once and given to every contender as the same files. "
-        "Leave-one-out: test = each user's latest interaction, validation = the second-to-last; "
-        f"`loo-sampled` ranks the held-out item among {N_NEGATIVES} sampled items the user never interacted "
-        "with (the NCF paper's protocol); `loo-full` ranks it among every item (with at least one "
-        "interaction in the data) the user has no training interaction with. `holdout` is a random 10% of "
-        "the ratings (validation: a random 10% of the rest). Hyperparameters were chosen on the validation "
-        "part only (sampled NDCG@10 for the sampled table, full NDCG@10 for the full table, RMSE for "
-        "ratings), then refitted on the whole training part. Ties are broken at random in expectation; "
-        "items a contender cannot score rank last. All metrics are computed by one code path: "
+        "Protocol: the splits were computed once (stored with the dataset) and given to every contender as "
+        "the same files. Leave-one-out: test = each user's latest interaction, validation = the "
+        f"second-to-last; `loo-sampled` ranks the held-out item among the split's {N_NEGATIVES} sampled "
+        "items the user never interacted with (the NCF paper's protocol; the same negatives for validation "
+        "and test); `loo-full` ranks it against every catalogue item the user has no training interaction "
+        "with. `holdout` is a random 10% of the ratings (validation: another random 10%). Hyperparameters "
+        "were chosen on the validation part only (sampled NDCG@10 for the sampled table, full NDCG@10 for "
+        "the full table, RMSE for ratings; tuning models train on the training part without the validation "
+        "interactions), then refitted on training + validation and scored on the test part. Ties count "
+        "against the held-out item; items a contender cannot score (NaN) rank last; impossible rating "
+        "predictions get the damped item mean. All metrics are computed by one code path: "
         f"{report['metrics_code']}. Splits: {report['splits_code']}.",
         "",
     ]
@@ -805,7 +729,7 @@ def render_markdown(report: dict[str, Any]) -> str:
         lines += [
             f"## {ds_name}",
             "",
-            f"{ds['n_users']:,} users, {ds['n_items_universe']:,} items with "
+            f"{ds['n_users']:,} users, {ds['n_items']:,} items ({ds['n_items_rated']:,} with "
             f"interactions, {ds['n_interactions']:,} interactions (dataset fingerprint "
             f"`{ds['fingerprint']}`, split `{ds['split_fingerprint']}`).",
             "",
@@ -826,7 +750,8 @@ def render_markdown(report: dict[str, Any]) -> str:
             "",
             "### loo-full (ranked against all unseen items)",
             "",
-            "| model | HR@10 | NDCG@10 | Recall@20 | NDCG@20 | fit s | settings (chosen on validation) | seeds |",
+            "| model | HR@10 | NDCG@10 | Recall@20 | NDCG@20 | fit s | settings (chosen on validation) "
+            "| seeds |",
             "|---|---|---|---|---|---|---|---|",
         ]
         for c in sorted(topn, key=lambda c: -(c.get("test", {}).get("full", {}).get("full_ndcg@10") or -1)):
@@ -865,7 +790,7 @@ def _row(c: dict[str, Any], protocol: str, keys: list[str], nd: int = 3) -> str:
     return f"| {name} | " + " | ".join(vals) + f" | {fit} | {_settings(t['params'])} | {seeds} |"
 
 
-# -- main ---------------------------------------------------------------------------------------------------------
+# -- main ----------------------------------------------------------------------------------------------------
 
 
 def ingest(name: str, source: Path, work: Path) -> Path:
@@ -893,6 +818,11 @@ def main(argv: list[str] | None = None) -> int:
         help="results folder (default benchmarks/results; --quick writes to WORK/results-quick)",
     )
     ap.add_argument("--fresh", action="store_true", help="ignore cached contender outcomes")
+    ap.add_argument(
+        "--cached-only",
+        action="store_true",
+        help="run nothing: build the report from cached outcomes, listing the others as not run",
+    )
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     out_dir = args.out or (args.work / "results-quick" if args.quick else RESULTS)
@@ -916,18 +846,20 @@ def main(argv: list[str] | None = None) -> int:
         sp = compute_splits(ds)
         work = args.work / name
         paths = write_split_files(sp, work / "split")
-        fp = split_fingerprint(paths)
-        report["splits_code"] = sp.how
-        report["metrics_code"] = _metric_fns()[1]
+        fp = split_fingerprint(paths, sp)
+        report["splits_code"] = (
+            f"nextwatch.evaluation.splits.get_split (loo and ratings-holdout, seed "
+            f"{SPLIT_SEED}), stored with the dataset"
+        )
+        report["metrics_code"] = METRICS_CODE
         entry: dict[str, Any] = {
             "n_users": ds.n_users,
             "n_items": ds.n_items,
-            "n_items_universe": int(sp.universe.sum()),
+            "n_items_rated": len(np.unique(ds.interactions.item_idx)),
             "n_interactions": ds.n_interactions,
             "fingerprint": ds.fingerprint,
             "split_fingerprint": fp,
-            "n_test_users": len(sp.loo["test"]["users"]),
-            "n_rating_test": len(sp.ratings["test"]["rating"]),
+            "split_counts": {"loo": sp.loo.counts(), "ratings-holdout": sp.ratings.counts()},
             "contenders": [],
         }
         report["datasets"][name] = entry
@@ -966,6 +898,15 @@ def main(argv: list[str] | None = None) -> int:
             if cache.exists() and not args.fresh:
                 res = json.loads(cache.read_text())
                 log.info("%s: cached", c.name)
+            elif args.cached_only:
+                res = {
+                    "name": c.name,
+                    "library": c.library,
+                    "model": c.model,
+                    "task": c.task,
+                    "ours": c.ours,
+                    "skip": "not run: out of this run's time budget on the shared machine",
+                }
             else:
                 log.info("%s: tuning %d setting(s), then %d seed(s)", c.name, len(c.grid), len(seeds))
                 cwork = work / "runs" / _slug(c.name)
