@@ -123,8 +123,8 @@ def child_pandas(path: Path) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------- parent
 
 
-def run_child(cmd: list[str]) -> tuple[float, int, str]:
-    """Run ``cmd``; return (wall seconds, peak RSS bytes of that child, its stdout)."""
+def run_child(cmd: list[str]) -> tuple[float, int, str, float]:
+    """Run ``cmd``; return (wall seconds, peak RSS bytes of that child, its stdout, its CPU seconds)."""
     env = {**os.environ, "NEXTWATCH_PROGRESS": "0"}
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         start = time.perf_counter()
@@ -138,7 +138,7 @@ def run_child(cmd: list[str]) -> tuple[float, int, str]:
         stdout, stderr = out.read(), err.read()
     if code != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed ({code}):\n{stderr[-3000:]}")
-    return wall, usage.ru_maxrss * 1024, stdout
+    return wall, usage.ru_maxrss * 1024, stdout, usage.ru_utime + usage.ru_stime
 
 
 def dataset_digest(folder: Path) -> tuple[int, str]:
@@ -221,21 +221,23 @@ def bench_size(n_ratings: int, repeats: int, cache: Path, seed: int, skip_pandas
             out_json = cache / f".child-{os.getpid()}.json"
             if name == "nextwatch ingest":
                 out_dir = cache / f"ds-{n_ratings}"
-                wall, rss, stdout = run_child(
+                wall, rss, stdout, cpu = run_child(
                     [sys.executable, "-m", "nextwatch", "ingest", str(data), "--out", str(out_dir), "--json"]
                 )
                 info = json.loads(stdout.strip().splitlines()[-1])
                 n = info["n_interactions"]
-                rec: dict[str, Any] = {"wall_s": wall, "peak_rss_bytes": rss, "n": n}
+                rec: dict[str, Any] = {"wall_s": wall, "cpu_s": cpu, "peak_rss_bytes": rss, "n": n}
                 if r == 0:
                     n_check, digests[name] = dataset_digest(out_dir)
                     assert n_check == n
             else:
                 kind = "load" if name == "nextwatch load" else "pandas"
-                wall, rss, _ = run_child([sys.executable, here, "--child", kind, str(data), str(out_json)])
+                wall, rss, _, cpu = run_child(
+                    [sys.executable, here, "--child", kind, str(data), str(out_json)]
+                )
                 info = json.loads(out_json.read_text())
                 out_json.unlink()
-                rec = {"wall_s": wall, "peak_rss_bytes": rss, "n": info["n"],
+                rec = {"wall_s": wall, "cpu_s": cpu, "peak_rss_bytes": rss, "n": info["n"],
                        "in_process_s": info["seconds_in_process"]}  # fmt: skip
                 digests[name] = info["digest"]
             assert rec["n"] == n_ratings, (name, rec["n"])
@@ -255,6 +257,7 @@ def bench_size(n_ratings: int, repeats: int, cache: Path, seed: int, skip_pandas
         entry = {
             "median_wall_s": wall,
             "rows_per_s": n_ratings / wall,
+            "median_cpu_s": statistics.median(x["cpu_s"] for x in recs),
             "median_peak_rss_gib": statistics.median(x["peak_rss_bytes"] for x in recs) / 2**30,
             "max_peak_rss_gib": max(x["peak_rss_bytes"] for x in recs) / 2**30,
         }
@@ -296,16 +299,17 @@ def write_markdown(results: dict[str, Any]) -> str:
         "480,189 customers, 17,770 movies, seed 0). Each figure is the median of the runs; "
         "each run is its own "
         "child process, whose peak RSS is read with `os.wait4`. Wall times include interpreter start-up and "
-        "imports; *in-process* is the parse alone.",
+        "imports; *in-process* is the parse alone; CPU is the child's user + system time (both cores "
+        "count), a figure that depends less on other work sharing the machine than wall time does.",
         "",
         f"Machine: {m['cpu']}, {m['cores_usable']} usable cores ({m['cores']} visible), "
         f"{m['ram_gib']} GiB RAM; "
         f"Python {m['python']}, numpy {m['numpy']}, polars {m['polars']}, pyarrow {m['pyarrow']}, "
         f"pandas {m['pandas']}; nextwatch {m['nextwatch']} ({m['git_commit']}).",
         "",
-        "| ratings | contender | wall (s) | rows/s | in-process (s) | rows/s in-process | peak RSS (GiB) "
-        "| vs pandas |",
-        "|---:|---|---:|---:|---:|---:|---:|---:|",
+        "| ratings | contender | wall (s) | rows/s (wall) | CPU (s) | in-process (s) | rows/s in-process "
+        "| peak RSS (GiB) | vs pandas (wall) |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for key in sorted(results["sizes"], key=int):
         size = results["sizes"][key]
@@ -314,7 +318,7 @@ def write_markdown(results: dict[str, Any]) -> str:
             vs = s.get("speedup_vs_pandas_wall")
             lines.append(
                 f"| {size['n_ratings']:,} | {name} | {s['median_wall_s']:.2f} | "
-                f"{s['rows_per_s'] / 1e6:.2f}M | "
+                f"{s['rows_per_s'] / 1e6:.2f}M | {s['median_cpu_s']:.1f} | "
                 + (f"{inp:.2f} | {s['rows_per_s_in_process'] / 1e6:.2f}M | " if inp else "– | – | ")
                 + f"{s['median_peak_rss_gib']:.2f} | "
                 + (f"{vs:.1f}x faster, {s['rss_vs_pandas']:.2f}x the RSS |" if vs else "– |")
