@@ -107,6 +107,7 @@ def write_sources(folder: Path, seed: int = 7) -> dict[str, Path]:
         w = csv.writer(f)
         w.writerow(["userId", "movieId", "rating", "timestamp"])
         t = 1_500_000_000
+        rated: set[int] = set()
         for user in range(1, 49):
             likes = [fams[(user - 1) % 8], fams[(user - 1) // 8 % 8 - 3]]
             liked = {mid for fam in likes for mid in rng.sample(by_family[fam], 8)}
@@ -116,9 +117,11 @@ def write_sources(folder: Path, seed: int = 7) -> dict[str, Path]:
                 t += 60
                 rating = rng.choice([4.0, 4.5, 5.0]) if mid in liked else rng.choice([1.0, 2.0, 2.5])
                 w.writerow([user, mid, rating, t])
-        for m in items:  # everyone rated at least once
-            t += 60
-            w.writerow([49, m["movie_id"], 3.0, t])
+            rated.update(liked | disliked)
+        for m in items:  # every movie rated at least once
+            if m["movie_id"] not in rated:
+                t += 60
+                w.writerow([49, m["movie_id"], 3.0, t])
     nt = folder / "netflix_titles.csv"
     with open(nt, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)

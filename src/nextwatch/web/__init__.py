@@ -60,7 +60,24 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(api.bp)
     register_error_handlers(app)
     _add_timing(app)
+    if app.config["WARM_UP"]:
+        _warm_up(app)
     return app
+
+
+def _warm_up(app: Flask) -> None:
+    """Do at start what the first requests would otherwise pay for: compile every template, build the
+    title index and load the sentence encoder (by running one search of each kind)."""
+    started = time.perf_counter()
+    for name in app.jinja_env.list_templates():
+        app.jinja_env.get_template(name)
+    rec = app.extensions["nextwatch"]["recommender"]
+    try:
+        rec.search_titles("warm up", k=1)
+        rec.search_semantic("warm up", k=1)
+    except NextwatchError as e:  # e.g. no content model: the search page will say so
+        log.warning("search is not fully available: %s", e.message)
+    log.info("warmed up in %.2f s", time.perf_counter() - started)
 
 
 def _open_recommender(app: Flask) -> Any:
@@ -70,7 +87,7 @@ def _open_recommender(app: Flask) -> Any:
     model_dir = app.config["MODEL_DIR"]
     store = app.config.get("PROFILE_STORE") or str(Path(app.instance_path) / "profiles.sqlite3")
     app.config["PROFILE_STORE"] = store
-    from nextwatch.recommend import Recommender
+    from nextwatch.recommend.recommender import Recommender
 
     started = time.perf_counter()
     rec = Recommender.open(model_dir, store=store)

@@ -46,6 +46,8 @@ DEFAULTS: dict[str, Any] = {
     # genres in the round page's table and chart, and on the taste page
     "TOP_GENRES": 5,
     "TASTE_GENRES": 10,
+    # at start: compile templates, build the title index, load the sentence encoder (see create_app)
+    "WARM_UP": True,
     # an already-open recommender object (tests, `nextwatch demo`); wins over MODEL_DIR
     "RECOMMENDER": None,
     # settings file (read only at start)
@@ -59,7 +61,6 @@ DEFAULTS: dict[str, Any] = {
     # CSRF tokens live as long as the session cookie they are bound to
     "WTF_CSRF_TIME_LIMIT": None,
     "WTF_CSRF_SSL_STRICT": True,
-    "JSON_SORT_KEYS": False,
 }
 
 #: The settings nextwatch itself adds (named in the hint for an unknown key).
