@@ -6,17 +6,18 @@
 
 ``movie_titles.csv`` is ``MovieID,YearOfRelease,Title`` in Latin-1, CRLF, no header, with unquoted commas
 in titles (split at the first two commas only) and ``NULL`` years; the few lines whose title holds a
-double quote are quoted as a whole (``"4825,1985,Brazil: The ""Love Conquers All"" Version"``).
-A folder with only that file is a
-catalogue (items, no ratings).
+double quote are quoted as a whole (``"4825,1985,Brazil: The ""Love Conquers All"" Version"``). A folder
+with only that file is a catalogue (items, no ratings).
 
 The full Prize is 100,480,507 ratings (2 GB of text), so ratings are parsed by polars in bounded
-chunks: big files are read ~256 MB at a time, cut at a line boundary, and many small ``mv_*.txt`` files
-are concatenated into one buffer per polars call. The ``N:`` header lines are found and forward-filled
-inside each chunk, the current movie is carried over chunk boundaries, and each chunk keeps only compact
-arrays (customer int32, movie int32, rating int8, day int32: 13 bytes a rating). Dense user indices come
-at the end from a lookup table over raw customer ids (which stay below ~2.65M), not a dict. When polars
-rejects a chunk, :func:`nextwatch.data.sources._common.locate_bad_line` finds the line.
+chunks: big files are read ~256 MB at a time and cut after a newline, and many small ``mv_*.txt`` files
+are concatenated into one buffer per polars call. In each chunk the ``MovieID:`` lines are located (they
+are the only lines with a ``:``), each rating gets the movie of the block it sits in, and the movie of
+the chunk's last block carries over into the next chunk. Each chunk's ratings go straight into the final
+arrays (user, item, rating, timestamp); customers are marked in a table indexed by raw id (ids stay below
+~2.65M) and get their dense, numerically ordered index in one pass at the end: no dict, and nothing but
+the output grows with the number of ratings. When polars or a check rejects a chunk,
+:func:`nextwatch.data.sources._common.locate_bad_line` finds the line by bisection.
 """
 
 from __future__ import annotations
@@ -60,10 +61,8 @@ _MAX_TABLE_ID = 64_000_000
 
 _COMBINED = re.compile(r"combined_data.*\.txt$")
 _PER_MOVIE = re.compile(r"mv_(\d+)\.txt$")
-_HEADER = re.compile(rb"\s*(\d+):\s*$")
 _STRICT_LAST = re.compile(rb"(\d+:|\d+,\d,\d{4}-\d{2}-\d{2})\r?$")
 _SCHEMA = {"a": pl.Int32, "b": pl.Int8, "c": pl.Date}
-_EPOCH = date(1970, 1, 1)
 _TEXT = "Netflix Prize ratings text"
 
 
@@ -254,30 +253,31 @@ def _chunks(files: list[Path], chunk_bytes: int) -> Iterator[_Chunk]:
 
 
 def _big_file_chunks(path: Path, chunk_bytes: int) -> Iterator[_Chunk]:
-    """A big file in pieces of ~chunk_bytes cut after a newline (one read ahead, to know the last)."""
+    """A big file in pieces of ~chunk_bytes, each ending after a newline.
+
+    The end of each piece is found first (seek ``chunk_bytes`` ahead, read to the end of that line), then
+    the piece is read in one call: one buffer per chunk, no read-ahead and no copies of the text.
+    """
+    size = path.stat().st_size
     line = 1
+    start = 0
     with open(path, "rb") as f:
-        pending = f.read(chunk_bytes)
-        if not pending or (pending[:4096].isspace() and pending.isspace()):
+        head = f.read(4096)
+        if not head or (head.isspace() and len(head) == size):
             raise InputError("the file is empty", path=path)
-        check_not_binary(pending[:4096], path, _TEXT)
-        first = True
-        while pending:
-            nxt = f.read(chunk_bytes)
-            nbytes = len(pending)
-            if nxt:
-                cut = pending.rfind(b"\n") + 1
-                if cut == 0:  # one line longer than a chunk: read on
-                    pending += nxt
-                    continue
-                data, pending = pending[:cut], pending[cut:] + nxt
-                nbytes = cut
-            else:
-                data, pending = _trim_end(path, pending, line), b""
+        check_not_binary(head, path, _TEXT)
+        while start < size:
+            f.seek(min(start + chunk_bytes, size))
+            f.readline()
+            end = f.tell()
+            f.seek(start)
+            data = f.read(end - start)
+            if end >= size:
+                data = _trim_end(path, data, line)
             if data:
-                yield _Chunk(data, [_Piece(path, 0, len(data), line, first)], nbytes)
+                yield _Chunk(data, [_Piece(path, 0, len(data), line, start == 0)], end - start)
             line += count_byte(data, 0x0A)
-            first = False
+            start = end
 
 
 class _Unparsable(Exception):
