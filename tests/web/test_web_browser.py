@@ -1,8 +1,9 @@
 """Browser tests: Debian's Chromium, driven by Playwright, against the real server.
 
 A module fixture builds a tiny model with the real pipeline (``nextwatch ingest`` of a hand-made
-catalogue, ``nextwatch train --epochs 1 --split none``, ``nextwatch embed`` with the real Sentence-BERT model)
-and starts ``nextwatch serve`` on a free loopback port. Each test gets a fresh browser context, so
+catalogue of 98 movies, ``nextwatch train --epochs 1 --split none``) and starts ``nextwatch serve``
+on a free loopback port; the server embeds the descriptions with the real Sentence-BERT model on
+its first start, as it does for anyone serving a fresh model. Each test gets a fresh browser context, so
 a fresh cookie and profile. Screenshots land in ``test-artifacts/browser/`` (gitignored).
 
 Never ``playwright install``: the browser is ``/usr/bin/chromium`` (``apt-get install chromium``);
@@ -64,7 +65,6 @@ def tiny_model(tmp_path_factory) -> Path:
     )
     model = ["--out", str(root / "model"), "--epochs", "1", "--split", "none", "--no-eval"]
     _run("train", str(root / "dataset"), *model, cwd=root)
-    _run("embed", str(root / "dataset"), cwd=root)
     return root / "model"
 
 
@@ -87,7 +87,7 @@ def server(tiny_model, tmp_path_factory):
         )
         try:
             url = None
-            deadline = time.monotonic() + 120
+            deadline = time.monotonic() + 300
             while time.monotonic() < deadline:
                 line = proc.stdout.readline()
                 if not line:
