@@ -89,3 +89,9 @@ def make_dataset(tmp_path: Path) -> Callable[..., Dataset]:
         return build_dataset(folder, *args, **kwargs)  # type: ignore[arg-type]
 
     return make
+
+
+@pytest.fixture(scope="module")
+def clustered_module(tmp_path_factory: pytest.TempPathFactory) -> Dataset:
+    """The ``clustered`` dataset, built once per test module (for tests that only read it)."""
+    return build_dataset(tmp_path_factory.mktemp("clustered") / "ds", *clustered_interactions())

@@ -227,16 +227,20 @@ class TrainStep(nn.Module):
     """What the optimiser (and a DistributedDataParallel wrapper) calls: logits plus the L2 penalty.
 
     ``forward(users, items) -> (logits, penalty)`` where ``penalty`` is the mean over the batch of the
-    squared norms of the embedding rows (and biases) the batch touches. Holds no parameters of its own.
+    squared norms of the embedding rows (and biases) the batch touches, or a constant 0 when
+    ``with_penalty`` is off (no regularisation: nothing to compute). Holds no parameters of its own.
     """
 
-    def __init__(self, model: nn.Module) -> None:
+    def __init__(self, model: nn.Module, *, with_penalty: bool = True) -> None:
         super().__init__()
         self.model = model
+        self.with_penalty = with_penalty
 
     def forward(self, users: Tensor, items: Tensor) -> tuple[Tensor, Tensor]:
         uv = self.model.user_vectors(users)
         iv = self.model.item_vectors(items)
         logits = self.model.combine(uv, iv)
+        if not self.with_penalty:
+            return logits, logits.new_zeros(())
         penalty = sum(v.pow(2).sum() for v in (*uv, *iv)) / max(1, users.shape[0])
         return logits, penalty  # type: ignore[return-value]

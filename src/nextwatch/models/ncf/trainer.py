@@ -171,7 +171,7 @@ class EpochTrainer:
         self.parallel = parallel or Parallel()
         self.module = module.to(device)
         self.module.train()
-        self.step_module = self.parallel.wrap(TrainStep(self.module))
+        self.step_module = self.parallel.wrap(TrainStep(self.module, with_penalty=config.reg > 0))
         self.optimizer = self._make_optimizer()
         #: epochs completed so far
         self.epoch = 0
