@@ -133,3 +133,24 @@ def test_exclude_forms() -> None:
         normalize_exclude([[1]], 2, 10)
     with pytest.raises(ValueError):
         normalize_exclude([1, [2]], 2, 10)
+
+
+def test_one_blas_thread_nests_and_restores() -> None:
+    from threadpoolctl import threadpool_info
+
+    from nextwatch.content.index import one_blas_thread
+
+    def numpy_blas_threads() -> list[int]:
+        return [
+            i["num_threads"]
+            for i in threadpool_info()
+            if i["user_api"] == "blas" and "numpy" in i["filepath"]
+        ]
+
+    before = numpy_blas_threads()
+    with one_blas_thread():
+        assert set(numpy_blas_threads()) <= {1}
+        with one_blas_thread():
+            assert set(numpy_blas_threads()) <= {1}
+        assert set(numpy_blas_threads()) <= {1}  # the outer block still holds the limit
+    assert numpy_blas_threads() == before
