@@ -257,3 +257,10 @@ def test_bad_movies_dat_and_u_item(tmp_path: Path) -> None:
 def test_not_movielens(tmp_path: Path) -> None:
     (tmp_path / "ratings.csv").write_text("a,b\n1,2\n")
     assert not movielens.detect(tmp_path)
+
+
+def test_movie_list_without_ratings_is_a_catalogue(tmp_path: Path) -> None:
+    root = ml_csv(tmp_path / "ml")
+    (root / "ratings.csv").unlink()
+    src = movielens.load(root)
+    assert src.interactions is None and src.items["item_id"].to_list() == ["1", "2", "5", "10"]

@@ -9,11 +9,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+# registry filled by the loader modules (import order = detection order)
+from nextwatch.data.sources import movielens, netflix_prize, netflix_titles, tmdb
 from nextwatch.data.sources.base import SourceData
 from nextwatch.errors import InputError
-
-# registry filled by the loader modules (import order = detection order)
-from nextwatch.data.sources import movielens, netflix_prize, netflix_titles, tmdb  # noqa: E402,I001
 
 LOADERS = {m.FORMAT: m for m in (movielens, netflix_prize, netflix_titles, tmdb)}
 FORMATS = ["auto", *LOADERS]

@@ -112,7 +112,11 @@ def items_frame(columns: dict[str, Any]) -> pl.DataFrame:
     cols = dict(columns)
     cols.setdefault("item_idx", np.arange(n, dtype=np.int32))
     # via Arrow: building polars list columns from Python lists is slow (one Series per row)
-    table = pa.table({k: pa.array(v, type=_ARROW_TYPES[k]) for k, v in cols.items()})
+    arrays = {
+        k: (v.to_arrow() if isinstance(v, pl.Series) else pa.array(v)).cast(_ARROW_TYPES[k])
+        for k, v in cols.items()
+    }
+    table = pa.table(arrays)
     frame = pl.from_arrow(table)
     assert isinstance(frame, pl.DataFrame)
     return conform_items(frame)

@@ -403,9 +403,10 @@ def load(path: Path) -> SourceData:
         )
     items = read_movies(v)
     files = [v.movies] + ([v.links] if v.links else [])
-    if not v.ratings.is_file() and path.is_file() and path == v.movies:
-        # a movie list on its own is a catalogue
-        return SourceData(format=FORMAT, items=items, files=files)
+    if not v.ratings.is_file():
+        # a movie list without ratings is a catalogue (items only)
+        log.info("%s: %d movies, no ratings file (a catalogue)", v.movies, items.height)
+        return SourceData(format=FORMAT, items=items, files=files, variant=v.name)
     df, first_line = read_ratings(v)
     movie_ids = items["item_id"].cast(pl.Int64).to_numpy()
     table = np.full(int(movie_ids.max()) + 1, -1, dtype=np.int32)

@@ -23,8 +23,10 @@ the output grows with the number of ratings. When polars or a check rejects a ch
 from __future__ import annotations
 
 import logging
+import os
 import re
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -56,6 +58,8 @@ TITLES_FILE = "movie_titles.csv"
 CHUNK_BYTES = 256 << 20
 #: Files up to this size are read whole and batched; bigger ones are read chunk by chunk.
 _SMALL_FILE = 8 << 20
+#: Ratings per task when customer ids are turned into dense indices.
+_REMAP_STEP = 1 << 21
 #: Raw customer ids above this are not indexed with a lookup table (np.unique instead).
 _MAX_TABLE_ID = 64_000_000
 
@@ -134,53 +138,67 @@ def detect(path: Path) -> bool:
 # --------------------------------------------------------------------------------------------- titles
 
 
+def _title_problem(line: str) -> str | None:
+    """What is wrong with one movie_titles.csv line (unquoted already), or None."""
+    parts = line.split(",", 2)
+    if len(parts) != 3:
+        return f"expected MovieID,YearOfRelease,Title, got {shorten(line)}"
+    mid, year, title = (x.strip() for x in parts)
+    if not (mid.isdigit() and len(mid) <= 9):
+        return f"movie id {shorten(mid)} is not a positive integer"
+    if not (year.upper() == "NULL" or year == "" or (year.isdigit() and len(year) == 4)):
+        return f"year {shorten(year)} is not a 4-digit year or NULL"
+    if not title:
+        return f"movie {int(mid)} has an empty title"
+    return None
+
+
 def read_titles(path: Path) -> pl.DataFrame:
-    """Items from ``movie_titles.csv`` (ordered by movie id)."""
-    data = read_bytes(path)
-    text = decode(data, path, latin1_fallback=True, expected="Latin-1 text")
-    ids: list[int] = []
-    years: list[int | None] = []
-    titles: list[str] = []
-    seen: dict[int, int] = {}
-    for n, raw in enumerate(text.split("\n"), start=1):
-        line = raw.rstrip("\r")
-        if not line.strip():
-            continue
-        if len(line) > 1 and line[0] == '"' and line[-1] == '"':
-            # a title with quotes makes the whole line one quoted CSV field: "4825,1985,The ""X"" Version"
-            line = line[1:-1].replace('""', '"')
-        parts = line.split(",", 2)
-        if len(parts) != 3:
-            raise InputError(
-                f"expected MovieID,YearOfRelease,Title, got {shorten(line)}", path=path, line=n
-            )
-        mid, year, title = parts
-        if not mid.strip().isdigit():
-            raise InputError(f"movie id {shorten(mid)} is not a positive integer", path=path, line=n)
-        movie = int(mid)
-        year = year.strip()
-        if year.upper() == "NULL" or year == "":
-            years.append(None)
-        elif year.isdigit() and len(year) == 4:
-            years.append(int(year))
-        else:
-            raise InputError(f"year {shorten(year)} is not a 4-digit year or NULL", path=path, line=n)
-        if not title.strip():
-            raise InputError(f"movie {movie} has an empty title", path=path, line=n)
-        if movie in seen:
-            raise InputError(
-                f"movie id {movie} appears twice (first on line {seen[movie]})", path=path, line=n
-            )
-        seen[movie] = n
-        ids.append(movie)
-        titles.append(title.strip())
-    order = np.argsort(np.asarray(ids, dtype=np.int64), kind="stable")
+    """Items from ``movie_titles.csv`` (ordered by movie id); checked line by line, vectorised."""
+    text = decode(read_bytes(path), path, latin1_fallback=True, expected="Latin-1 text")
+    raw = pl.Series("line", text.split("\n")).str.strip_suffix("\r")
+    # a title with quotes makes the whole line one quoted CSV field: "4825,1985,The ""X"" Version"
+    quoted = raw.str.starts_with('"') & raw.str.ends_with('"') & (raw.str.len_chars() > 1)
+    frame = (
+        pl.DataFrame({"line": raw})
+        .with_row_index("row")
+        .with_columns(
+            pl.when(quoted)
+            .then(pl.col("line").str.slice(1, pl.col("line").str.len_chars() - 2).str.replace_all('""', '"'))
+            .otherwise(pl.col("line"))
+        )
+        .filter(pl.col("line").str.strip_chars() != "")
+    )
+    parts = frame["line"].str.splitn(",", 3).struct.unnest()
+    mid = parts["field_0"].str.strip_chars()
+    year = parts["field_1"].str.strip_chars()
+    title = parts["field_2"].str.strip_chars()
+    ok = (
+        mid.str.contains(r"^\d{1,9}$").fill_null(False)
+        & (year.str.to_uppercase().is_in(["NULL", ""]) | year.str.contains(r"^\d{4}$")).fill_null(False)
+        & (title.str.len_chars() > 0).fill_null(False)
+    )
+    if not ok.all():
+        k = int(ok.not_().arg_true()[0])
+        line = frame["line"][k]
+        problem = _title_problem(line) or f"bad line {shorten(line)}"
+        raise InputError(problem, path=path, line=frame["row"][k] + 1)
+    ids = mid.cast(pl.Int64)
+    repeat = ~ids.is_first_distinct()
+    if repeat.any():
+        k = int(repeat.arg_true()[0])
+        first = int((ids == ids[k]).arg_true()[0])
+        raise InputError(
+            f"movie id {ids[k]} appears twice (first on line {frame['row'][first] + 1})",
+            path=path,
+            line=frame["row"][k] + 1,
+        )
+    order = ids.arg_sort()
     return items_frame(
         {
-            "item_id": [str(ids[i]) for i in order],
-            "title": [titles[i] for i in order],
-            "year": [years[i] for i in order],
-            "genres": [[] for _ in order],
+            "item_id": ids.gather(order).cast(pl.String),
+            "title": title.gather(order),
+            "year": year.str.to_integer(strict=False).gather(order),  # NULL / blank -> null
         }
     )
 
@@ -524,10 +542,14 @@ class _Output:
         else:
             raw_users = np.flatnonzero(self.seen)
             table = np.cumsum(self.seen, dtype=np.int32) - 1
-            step = 1 << 22
-            for lo in range(0, n, step):
-                part = self.user[lo : lo + step]
-                part[:] = table[part]
+            user = self.user
+
+            def remap(lo: int) -> None:  # in place; numpy releases the GIL, so two threads use two cores
+                part = user[lo : lo + _REMAP_STEP]
+                np.take(table, part, out=part, mode="clip")
+
+            with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+                list(pool.map(remap, range(0, n, _REMAP_STEP)))
         return Interactions(self.user, self.item, self.rating, self.timestamp), users_frame(raw_users)
 
 
