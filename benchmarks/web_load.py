@@ -188,6 +188,7 @@ def hardware() -> dict[str, Any]:
     return {
         "cpu": cpu,
         "cores": os.cpu_count(),
+        "load_average_1_5_15": [round(x, 2) for x in os.getloadavg()],
         "python": platform.python_version(),
         "platform": platform.platform(),
     }
@@ -216,7 +217,9 @@ def markdown(result: dict[str, Any]) -> str:
         "# Web load benchmark (`benchmarks/web_load.py`)",
         "",
         f"Hardware: {result['hardware']['cpu']} ({result['hardware']['cores']} cores), Python "
-        f"{result['hardware']['python']}. Model `{result['model']}` "
+        f"{result['hardware']['python']}; load average (1, 5, 15 min) before the run "
+        f"{result['hardware']['load_average_1_5_15']}, after {result['load_average_after']}. "
+        f"Model `{result['model']}` "
         f"(dataset {result['health'].get('dataset_fingerprint', '?')}, "
         f"{result['health'].get('items', '?')} items). "
         f"Server: `nextwatch serve --workers {result['settings']['workers']}` (waitress, one process); the "
@@ -272,6 +275,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.model is None:
         ap.error("give --model MODEL_DIR (or set NEXTWATCH_MODEL_DIR)")
     started = time.strftime("%Y-%m-%d %H:%M:%S %z")
+    machine = hardware()
     with tempfile.TemporaryDirectory(prefix="nextwatch-web-load-") as tmp:
         log_path = Path(tmp) / "server.log"
         t0 = time.perf_counter()
@@ -343,7 +347,7 @@ def main(argv: list[str] | None = None) -> int:
         "benchmark": "web_load",
         "started": started,
         "command": "python benchmarks/web_load.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "hardware": hardware(),
+        "hardware": machine,
         "model": str(args.model),
         "health": health,
         "server_startup_s": round(startup_s, 2),
@@ -357,6 +361,7 @@ def main(argv: list[str] | None = None) -> int:
         },
         "round_page": page,
         "load": load,
+        "load_average_after": [round(x, 2) for x in os.getloadavg()],
         "ok": ok,
     }
     args.out.mkdir(parents=True, exist_ok=True)
