@@ -42,7 +42,7 @@ def main(verbose: int) -> None:
 
     A hybrid recommender fusing Neural Collaborative Filtering with Sentence-BERT content similarity.
     """
-    level = logging.WARNING - 10 * min(verbose + 1, 2)
+    level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(
         level=level,
         format="%(message)s",

@@ -96,6 +96,7 @@ class HybridRanker:
             raise ValueError(f"{len(vectors)} embeddings for {self.n_items} items")
         if self.config.mode in ("hybrid", "cf") and cf is None:
             log.warning("no CF model: ranking by content only")
+        self._untrained = self.popularity <= 0
         self._blocked_base = np.zeros(self.n_items, dtype=bool) if allowed is None else ~allowed
 
     # ----------------------------------------------------------------------------------------
@@ -106,8 +107,9 @@ class HybridRanker:
         return blocked
 
     def _top(self, scores: np.ndarray, blocked: np.ndarray, n: int) -> np.ndarray:
-        s = np.where(blocked, -np.inf, scores)
-        n = min(n, int((~blocked).sum()))
+        bad = blocked | np.isnan(scores)
+        s = np.where(bad, -np.inf, scores)
+        n = min(n, int((~bad).sum()))
         if n <= 0:
             return np.empty(0, dtype=np.int64)
         part = np.argpartition(-s, n - 1)[:n]
@@ -139,7 +141,10 @@ class HybridRanker:
         assert self.cf is not None
         negatives = np.setdiff1d(shown, liked)
         theta = self.cf.fold_in(liked, negatives, config=self.config.foldin, seed=_seed(liked, shown))
-        return self.cf.score(theta)
+        scores = self.cf.score(theta)
+        # items never seen in training keep their random initial embeddings: CF cannot score them
+        scores[self._untrained] = np.nan
+        return scores
 
     def taste(self, liked: np.ndarray) -> np.ndarray:
         """The taste vector: the mean of the liked embeddings (seed eq. 1), unit-normalised for search."""
