@@ -14,6 +14,7 @@ from typing import Any
 import click
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.text import Text
 
 from nextwatch import __version__
 from nextwatch.errors import NextwatchError
@@ -28,9 +29,10 @@ class NextwatchGroup(click.Group):
         try:
             return super().invoke(ctx)
         except NextwatchError as e:
-            err_console.print(f"[bold red]error:[/] {e.message}", markup=True, highlight=False, soft_wrap=True)
+            # user text is printed as Text, never parsed as rich markup ("[...]" in a title stays as is)
+            err_console.print(Text.assemble(("error: ", "bold red"), e.message), soft_wrap=True)
             if e.hint:
-                err_console.print(f"  [dim]hint:[/] {e.hint}", highlight=False, soft_wrap=True)
+                err_console.print(Text.assemble(("  hint: ", "dim"), e.hint), soft_wrap=True)
             sys.exit(2)
 
 
@@ -52,18 +54,11 @@ def main(verbose: int) -> None:
 
 
 def _register() -> None:
-    from nextwatch.cli import content as content_cmds
-    from nextwatch.cli import data as data_cmds
-    from nextwatch.cli import demo as demo_cmds
-    from nextwatch.cli import serve as serve_cmds
+    """Add every command group's commands (each module keeps its heavy imports inside its commands)."""
+    import importlib
 
-    data_cmds.register(main)
-    demo_cmds.register(main)
-    content_cmds.register(main)
-    serve_cmds.register(main)
-    __import__("nextwatch.cli.generate", fromlist=["register"]).register(main)
-    __import__("nextwatch.cli.train", fromlist=["register"]).register(main)
-    __import__("nextwatch.cli.evaluate", fromlist=["register"]).register(main)
+    for name in ("data", "generate", "train", "evaluate", "content", "recommend", "serve", "demo"):
+        importlib.import_module(f"nextwatch.cli.{name}").register(main)
 
 
 _register()
