@@ -95,3 +95,11 @@ def make_dataset(tmp_path: Path) -> Callable[..., Dataset]:
 def clustered_module(tmp_path_factory: pytest.TempPathFactory) -> Dataset:
     """The ``clustered`` dataset, built once per test module (for tests that only read it)."""
     return build_dataset(tmp_path_factory.mktemp("clustered") / "ds", *clustered_interactions())
+
+
+@pytest.fixture
+def clustered_large(tmp_path: Path) -> Dataset:
+    """120 users, 20 items, two taste groups, 10 ratings per user (about 60 per item)."""
+    return build_dataset(
+        tmp_path / "clustered-large", *clustered_interactions(n_users=120, n_items=20, per_user=8)
+    )
