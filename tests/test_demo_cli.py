@@ -56,7 +56,9 @@ def _write_sample(root: Path) -> Path:
 
 def _run(args: list[str], sample: Path | None) -> Any:
     env = {SAMPLE_ENV: str(sample)} if sample is not None else {}
-    return CliRunner().invoke(main, ["demo", *args], env=env, catch_exceptions=False)
+    return CliRunner().invoke(
+        main, ["demo", "--stop-after", "dataset", *args], env=env, catch_exceptions=False
+    )
 
 
 def _json(result: Any) -> dict[str, Any]:
@@ -131,7 +133,7 @@ def test_help_mentions_host_and_port() -> None:
     result = CliRunner().invoke(main, ["demo", "--help"])
     assert result.exit_code == 0
     assert "--host" in result.output and "--port" in result.output
-    assert "later releases" in " ".join(result.output.split())
+    assert "--stop-after" in result.output and "serves the web page" in " ".join(result.output.split())
 
 
 def test_bundled_sample_is_found_and_matches_its_sources_md(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -32,6 +32,7 @@ SAMPLE_ENV = "NEXTWATCH_SAMPLE_DIR"
 SAMPLE_SOURCES = ("ml-latest-small", "netflix_titles.csv")
 #: The dataset folder inside the workspace.
 DATASET_NAME = "dataset"
+MODEL_NAME = "model"
 
 
 def default_sample_dir() -> Path:
@@ -150,15 +151,32 @@ def _print_summary(info: dict[str, Any], dataset: Path, reused: bool) -> None:
 @click.option(
     "--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="Port for the web page."
 )
-@click.option("--force", is_flag=True, help="Re-ingest the sample even if the workspace dataset is current.")
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-def demo(workdir: Path, sample_dir: Path | None, host: str, port: int, force: bool, as_json: bool) -> None:
-    """Try nextwatch on the bundled sample (MovieLens latest-small + Netflix titles).
+@click.option("--force", is_flag=True, help="Rebuild the dataset and the model even if current.")
+@click.option(
+    "--stop-after",
+    type=click.Choice(["dataset", "model", "serve"]),
+    default="serve",
+    show_default=True,
+    help="Build up to this step and stop (dataset: ingest only; model: also train and embed).",
+)
+@click.option("--threads", default=4, show_default=True, help="Server threads.")
+@click.option("--json", "as_json", is_flag=True, help="Print the dataset summary as JSON.")
+def demo(
+    workdir: Path,
+    sample_dir: Path | None,
+    host: str,
+    port: int,
+    force: bool,
+    stop_after: str,
+    threads: int,
+    as_json: bool,
+) -> None:
+    """Try nextwatch on the bundled sample (MovieLens latest-small + Netflix titles) in the browser.
 
-    Ingests the sample into WORKDIR/dataset once (later runs reuse it instantly) and prints its
-    summary: counts, how many movies got a Netflix description, top genres. In this version the demo
-    stops there: --host and --port are accepted for the coming steps (training the models and serving
-    the web page on HOST:PORT), which later releases add to this command.
+    Builds what is missing, with progress, then serves the web page on http://HOST:PORT:
+    the dataset (WORKDIR/dataset), a NeuMF model trained on all its ratings (WORKDIR/model), and the
+    Sentence-BERT embeddings and index of the descriptions (beside the dataset). Every step is reused
+    on later runs while its inputs are unchanged, so a second start is up in seconds.
     """
     from nextwatch.data.summary import summarize
 
@@ -182,12 +200,55 @@ def demo(workdir: Path, sample_dir: Path | None, host: str, port: int, force: bo
             for link in info["linking"]
         ]
         click.echo(json.dumps(payload))
+    else:
+        _print_summary(info, dataset, reused)
+    if stop_after == "dataset":
         return
-    _print_summary(info, dataset, reused)
-    console.print(
-        f"[dim]next: models and the web page on http://{host}:{port} arrive with later versions of "
-        "`nextwatch demo`.[/]"
+    model = prepare_model(dataset, workdir, force=force)
+    from nextwatch.web import create_app
+    from nextwatch.web import serve as run_server
+
+    console.print("loading the model, embeddings and index (built on first start) ...")
+    app = create_app({"MODEL_DIR": str(model), "INSTANCE_PATH": str(workdir.absolute() / "instance")})
+    if stop_after == "model":
+        return
+
+    def ready(url: str) -> None:
+        console.print(f"[bold green]nextwatch is ready:[/] open {url} (Ctrl-C to stop)")
+
+    run_server(app, host=host, port=port, threads=threads, ready=ready)
+
+
+def model_is_current(model: Path, dataset: Path) -> bool:
+    """A demo model is reused while it was trained, with this code version, on this very dataset."""
+    from nextwatch import __version__
+    from nextwatch.data.store import read_manifest
+    from nextwatch.io import read_json
+
+    meta_file = model / "model.json"
+    if not meta_file.is_file():
+        return False
+    meta = read_json(meta_file)
+    want = read_manifest(dataset)["fingerprint"]
+    return (meta.get("dataset") or {}).get("fingerprint") == want and meta.get(
+        "nextwatch_version"
+    ) == __version__
+
+
+def prepare_model(dataset: Path, workdir: Path, *, force: bool = False) -> Path:
+    """Train NeuMF (implicit, tuned defaults, every rating: nothing held out) unless a current one exists."""
+    model = workdir / MODEL_NAME
+    if not force and model_is_current(model, dataset):
+        console.print(f"[bold green]reusing[/] model {model}")
+        return model
+    from nextwatch.cli.train import checkpoint_dir_for, train
+
+    resume = not force and checkpoint_dir_for(model).exists()  # an interrupted first start continues
+    console.print(f"training NeuMF on {dataset} -> {model}" + (" (resuming)" if resume else ""))
+    click.get_current_context().invoke(
+        train, dataset_dir=dataset, out=model, split="none", no_eval=True, resume=resume
     )
+    return model
 
 
 def register(main: click.Group) -> None:
