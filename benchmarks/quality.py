@@ -805,6 +805,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--datasets", default="ml-1m,ml-latest-small")
     ap.add_argument("--seeds", type=int, default=3, help="seeds for nextwatch's models (>= 3 for the table)")
+    ap.add_argument("--seed-list", default="", help="explicit seeds for nextwatch's models (e.g. 1,2): lets "
+                    "seeds run in parallel processes; --cached-only merges them")
     ap.add_argument("--peer-seeds", type=int, default=1, help="seeds for the peers' final fits")
     ap.add_argument("--quick", action="store_true", help="tiny grids and epochs: a smoke run")
     ap.add_argument("--slow-peers", action="store_true", help="also run cornac's NeuMF (very slow here)")
@@ -888,6 +890,8 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 continue
             seeds = list(range(args.seeds if c.ours else args.peer_seeds))
+            if c.ours and args.seed_list:
+                seeds = [int(x) for x in args.seed_list.split(",")]
             if c.ours and c.model == "pop":
                 seeds = [0]  # deterministic
             key = hashlib.sha256(
@@ -899,10 +903,9 @@ def main(argv: list[str] | None = None) -> int:
             if cache.exists() and not args.fresh:
                 res = json.loads(cache.read_text())
                 log.info("%s: cached", c.name)
-            elif args.cached_only and _newest(work / "results", c.name):
-                res = json.loads(_newest(work / "results", c.name).read_text())  # type: ignore[union-attr]
-                res["cache_note"] = "assembled from a run with other flags (seeds / epochs)"
-                log.info("%s: cached (other flags)", c.name)
+            elif args.cached_only and _cached_runs(work / "results", c.name):
+                res = _merge_runs(_cached_runs(work / "results", c.name))
+                log.info("%s: assembled from cached runs (seeds %s)", c.name, res.get("merged_seeds"))
             elif args.cached_only:
                 res = {
                     "name": c.name,
@@ -958,11 +961,38 @@ def _neumf_speed(entry: dict[str, Any]) -> str | None:
     return None
 
 
-def _newest(folder: Path, name: str) -> Path | None:
-    """The newest cached outcome of contender ``name`` in ``folder``, whatever its flags."""
+def _cached_runs(folder: Path, name: str) -> list[dict[str, Any]]:
+    """Every cached outcome of contender ``name`` in ``folder`` (any flags), newest first."""
     slug = _slug(name)
     found = [p for p in folder.glob(f"{slug}-*.json") if p.stem.rsplit("-", 1)[0] == slug]
-    return max(found, key=lambda p: p.stat().st_mtime) if found else None
+    found.sort(key=lambda p: p.stat().st_mtime, reverse=True)
+    return [json.loads(p.read_text()) for p in found]
+
+
+def _merge_runs(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """One outcome from runs of the same contender and settings with different seeds (run in parallel).
+
+    The newest run's chosen settings decide; the final fits of every run with the same chosen settings
+    are pooled by seed and the test aggregates recomputed.
+    """
+    base = dict(runs[0])
+    same = [r for r in runs if r.get("chosen") == base.get("chosen") and "final" in r]
+    if not same or "chosen" not in base:
+        return base
+    by_seed: dict[Any, list[dict[str, Any]]] = {}
+    for r in same:
+        for row in r["final"]:
+            if "metrics" in row:
+                by_seed.setdefault((row["seed"], _cfg_id(row["params"])), []).append(row)
+    pooled = [rows[0] for rows in by_seed.values()]
+    base["final"] = pooled
+    base["test"] = {}
+    for p, params in base["chosen"].items():
+        rows = [r for r in pooled if _cfg_id(_strip(r["params"], params)) == _cfg_id(params)]
+        rows.sort(key=lambda r: r["seed"])
+        base["test"][p] = aggregate(rows, params) if rows else {"error": "no finished seed"}
+    base["merged_seeds"] = sorted({r["seed"] for r in pooled})
+    return base
 
 
 def _slug(s: str) -> str:
