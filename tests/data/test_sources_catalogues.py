@@ -158,3 +158,27 @@ def test_tmdb_missing_column_and_truncation(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="truncated") as err:
         tmdb.load(f)
     assert err.value.line == 3
+
+
+@pytest.mark.parametrize(
+    ("loader", "name", "header"),
+    [(netflix_titles, "netflix_titles.csv", NT_HEADER), (tmdb, "tmdb_5000_movies.csv", TMDB_HEADER)],
+)
+@pytest.mark.parametrize(
+    ("content", "line", "words"),
+    [
+        (lambda h: b"", None, "empty"),
+        (lambda h: h.encode("utf-16"), 1, "UTF-16"),
+        (lambda h: h.encode() + b"s1,\x00\x01\x02\xff\xfe" * 50, 2, "binary"),
+        (lambda h: h.encode() + "s1,Movie,Amélie".encode("latin-1"), 2, "not valid UTF-8"),
+    ],
+)
+def test_catalogue_encodings_and_empty_files(
+    tmp_path: Path, loader, name, header, content, line, words
+) -> None:
+    f = tmp_path / name
+    f.write_bytes(content(header))
+    with pytest.raises(InputError) as err:
+        loader.load(f)
+    assert (err.value.path, err.value.line) == (str(f), line)
+    assert words in err.value.detail
