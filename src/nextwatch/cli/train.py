@@ -244,17 +244,19 @@ def train(
     nextwatch train DS --out M                        NeuMF, implicit, loo split, tuned defaults
     nextwatch train DS --model mf --objective explicit --out M
     nextwatch train DS --out M --split none           all data, for serving
+    torchrun --nproc_per_node=2 -m nextwatch train DS --out M   DDP, one rank per process
     """
     from nextwatch.data.store import load_dataset
-    from nextwatch.device import configure_threads, resolve_device
+    from nextwatch.distributed import open_session
     from nextwatch.evaluation.splits import get_split, train_view
     from nextwatch.io import atomic_dir, read_json, write_json
     from nextwatch.models import create_model
     from nextwatch.models.ncf.model import NCFModel
     from nextwatch.progress import make_progress
 
-    n_threads = configure_threads(threads)
-    dev = resolve_device(device)
+    # a plain run, or one rank of a torchrun job (process group closed when the command ends)
+    session = ctx.with_resource(open_session(device, threads))
+    n_threads, dev = session.threads, session.device
     ckpt = checkpoint_dir_for(out)
     run: dict[str, Any] = {
         "model": model,
@@ -304,13 +306,14 @@ def train(
     split_obj = None
     train_ds = dataset
     if run["split"] != "none":
-        split_obj = get_split(dataset, run["split"])
+        with session.main_first():  # rank 0 computes and stores the split, the others read it
+            split_obj = get_split(dataset, run["split"])
         train_ds = train_view(dataset, split_obj, run["eval_on"])
 
     is_ncf = isinstance(recommender, NCFModel)
-    if is_ncf and not resume:
+    if is_ncf and not resume and session.is_main:
         shutil.rmtree(ckpt, ignore_errors=True)
-    if is_ncf:
+    if is_ncf and session.is_main:
         ckpt.mkdir(parents=True, exist_ok=True)
         write_json(ckpt / RUN_FILE, run)
 
@@ -323,11 +326,17 @@ def train(
     with progress:
         if is_ncf:
             recommender.fit(
-                train_ds, checkpoint_dir=ckpt, resume=resume, callbacks=_ProgressCallbacks(progress)
+                train_ds,
+                checkpoint_dir=ckpt,
+                resume=resume,
+                callbacks=_ProgressCallbacks(progress),
+                **session.fit_options(),
             )
         else:
             recommender.fit(train_ds)
     train_seconds = time.perf_counter() - t0
+    if not session.finish(getattr(recommender, "module", None)):
+        return  # under torchrun only rank 0 writes, evaluates and reports
 
     history = [h.to_dict() for h in getattr(recommender, "history", [])]
     recommender.provenance["split"] = (
@@ -343,6 +352,7 @@ def train(
         "mean_samples_per_s": round(sum(h["samples_per_s"] for h in history) / len(history), 1)
         if history
         else None,
+        **session.describe(),
     }
     metrics: dict[str, Any] = {"part": run["eval_on"] if split_obj is not None else None}
     if no_eval:
