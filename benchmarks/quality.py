@@ -280,7 +280,7 @@ def write_split_files(sp: Splits, folder: Path) -> dict[str, str]:
 
     def save(name: str, arrays: dict[str, np.ndarray]) -> None:
         p = folder / f"{name}.npz"
-        tmp = folder / f".{name}.tmp.npz"
+        tmp = folder / f".{name}.tmp-{os.getpid()}.npz"  # parallel invocations write the same files
         np.savez(tmp, **arrays)
         os.replace(tmp, p)
         paths[name] = str(p)
