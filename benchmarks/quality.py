@@ -87,7 +87,9 @@ def _grid(**axes: list[Any]) -> list[dict[str, Any]]:
     return out
 
 
-def contenders(quick: bool, slow_peers: bool, nw_epochs: int = 10) -> list[Contender]:
+def contenders(
+    quick: bool, slow_peers: bool, nw_epochs: int = 10, recbole_epochs: list[int] | None = None
+) -> list[Contender]:
     """The contenders and their validation grids (``quick``: one tiny setting each, for a smoke run)."""
     q = quick
     nw = []
@@ -181,7 +183,9 @@ def contenders(quick: bool, slow_peers: bool, nw_epochs: int = 10) -> list[Conte
                     "embedding_size": 64,
                     "mlp_hidden_size": [128, 64],
                     "learning_rate": 0.001,
-                    "epochs": [5, 10],
+                    "epochs": recbole_epochs[0]
+                    if recbole_epochs and len(recbole_epochs) == 1
+                    else recbole_epochs or [5, 10],
                     "train_batch_size": 2048,
                 }
             ],
@@ -805,12 +809,21 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--datasets", default="ml-1m,ml-latest-small")
     ap.add_argument("--seeds", type=int, default=3, help="seeds for nextwatch's models (>= 3 for the table)")
-    ap.add_argument("--seed-list", default="", help="explicit seeds for nextwatch's models (e.g. 1,2): lets "
-                    "seeds run in parallel processes; --cached-only merges them")
+    ap.add_argument(
+        "--seed-list",
+        default="",
+        help="explicit seeds for nextwatch's models (e.g. 1,2): lets "
+        "seeds run in parallel processes; --cached-only merges them",
+    )
     ap.add_argument("--peer-seeds", type=int, default=1, help="seeds for the peers' final fits")
     ap.add_argument("--quick", action="store_true", help="tiny grids and epochs: a smoke run")
     ap.add_argument("--slow-peers", action="store_true", help="also run cornac's NeuMF (very slow here)")
     ap.add_argument("--only", default="", help="comma-separated substrings of contender names to run")
+    ap.add_argument(
+        "--recbole-epochs",
+        default="",
+        help="RecBole NeuMF epoch checkpoints to choose from (default 5,10; one value = no tuning)",
+    )
     ap.add_argument("--nw-epochs", type=int, default=10, help="epochs of nextwatch's gradient-descent models")
     ap.add_argument("--threads", type=int, default=1, help="threads per contender process")
     ap.add_argument("--work", type=Path, default=REPO / "var" / "bench")
@@ -874,7 +887,8 @@ def main(argv: list[str] | None = None) -> int:
             ds.n_interactions,
             fp,
         )
-        for c in contenders(args.quick, args.slow_peers, args.nw_epochs):
+        rb_epochs = [int(x) for x in args.recbole_epochs.split(",") if x.strip()] or None
+        for c in contenders(args.quick, args.slow_peers, args.nw_epochs, rb_epochs):
             if only and not any(s in c.name.lower() for s in only):
                 continue
             if c.skip:
