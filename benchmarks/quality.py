@@ -931,7 +931,7 @@ def main(argv: list[str] | None = None) -> int:
                 }
             else:
                 log.info("%s: tuning %d setting(s), then %d seed(s)", c.name, len(c.grid), len(seeds))
-                cwork = work / "runs" / _slug(c.name)
+                cwork = work / "runs" / f"{_slug(c.name)}-{os.getpid()}"  # parallel invocations stay apart
                 shutil.rmtree(cwork, ignore_errors=True)
                 try:
                     res = run_contender(c, sp, paths, cwork, ds_dir, seeds, args.threads)
