@@ -27,6 +27,7 @@ def app(fake, tmp_path):
             "RECOMMENDER": fake,
             "INSTANCE_PATH": str(tmp_path / "instance"),
             "SECRET_KEY": "test-secret-key-0123456789abcdef",
+            "WARM_UP": False,  # tested once in test_web_config.py; costs seconds on a busy machine
         }
     )
 

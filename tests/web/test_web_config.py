@@ -131,3 +131,23 @@ def test_serve_command_without_a_model_exits_2_with_a_hint_and_writes_nothing(tm
     assert result.exit_code == 2
     assert "no model to serve" in result.output and "--model" in result.output
     assert list(tmp_path.iterdir()) == []  # no instance folder, no secret key for a server that never ran
+
+
+def test_warm_up_compiles_templates_and_runs_one_search_of_each_kind(fake, tmp_path, caplog):
+    from nextwatch.errors import NextwatchError as NE
+
+    searched = []
+    fake.search_titles = lambda q, k=10: searched.append(("title", q, k)) or []
+
+    def no_content(q, k=10):
+        searched.append(("semantic", q, k))
+        raise NE("semantic search needs the content model (embeddings), which is not loaded")
+
+    fake.search_semantic = no_content
+    with caplog.at_level("WARNING", logger="nextwatch.web"):
+        app = create_app({"RECOMMENDER": fake, "INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "k" * 32})
+    assert searched == [("title", "warm up", 1), ("semantic", "warm up", 1)]
+    assert {"round.html", "taste.html", "error.html"} <= {name for _, name in app.jinja_env.cache}
+    assert "search is not fully available: semantic search needs the content model" in caplog.text
+    cold = create_app({"RECOMMENDER": fake, "INSTANCE_PATH": str(tmp_path), "WARM_UP": False})
+    assert len(searched) == 2 and not cold.jinja_env.cache
