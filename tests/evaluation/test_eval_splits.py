@@ -46,15 +46,18 @@ def test_loo_negatives_are_distinct_never_interacted_items(make_dataset) -> None
     rng = np.random.default_rng(0)
     users = np.repeat(np.arange(20), 30)
     items = np.concatenate([rng.choice(150, 30, replace=False) for _ in range(20)])
-    ds = make_dataset(users, items, timestamps=rng.integers(0, 1000, len(users)), n_items=150)
+    # 20 more catalogue items that nobody rated: never candidates (they would be free wins)
+    ds = make_dataset(users, items, timestamps=rng.integers(0, 1000, len(users)), n_items=170)
+    rated = set(items.tolist())
     split = compute_split(ds, "loo", seed=4)
     assert split.negatives is not None and split.negative_users is not None
     assert split.negative_users.tolist() == list(range(20))
     assert split.negatives.shape == (20, 100)
-    keys = positive_keys(ds.interactions.user_idx, ds.interactions.item_idx, 150)
+    keys = positive_keys(ds.interactions.user_idx, ds.interactions.item_idx, 170)
     for u, row in zip(split.negative_users, split.negatives, strict=True):
         assert len(set(row.tolist())) == 100
-        assert not is_positive(keys, pair_keys(np.full(100, u), row, 150)).any()
+        assert set(row.tolist()) <= rated
+        assert not is_positive(keys, pair_keys(np.full(100, u), row, 170)).any()
     again = compute_split(ds, "loo", seed=4)
     other = compute_split(ds, "loo", seed=5)
     assert np.array_equal(again.negatives, split.negatives)

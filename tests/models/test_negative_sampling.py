@@ -70,3 +70,11 @@ def test_distinct_negatives_are_distinct_unseen_and_padded_when_short() -> None:
     # user 1 has only 4 unseen items: all of them, then -1 padding
     assert sorted(out[1][out[1] >= 0].tolist()) == [46, 47, 48, 49]
     assert (out[1][4:] == -1).all()
+
+
+def test_distinct_negatives_come_from_the_pool_only() -> None:
+    keys = positive_keys(np.array([0, 0]), np.array([1, 3]), 10)
+    pool = np.array([1, 2, 3, 5, 8])
+    out = sample_distinct_negatives(np.array([0, 1]), 4, 10, keys, np.random.default_rng(2), pool=pool)
+    assert sorted(out[0][out[0] >= 0].tolist()) == [2, 5, 8] and out[0][3] == -1
+    assert sorted(out[1].tolist()) != sorted(out[0].tolist()) and set(out[1].tolist()) <= set(pool.tolist())

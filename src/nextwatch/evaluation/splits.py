@@ -8,7 +8,8 @@ second-to-last the *validation* item (for tuning); everything else is training. 
 same second are ordered by item index, so ties are broken deterministically. A user keeps at least one
 training interaction: the test item needs 2 distinct items, the validation item 3. The split also
 stores, per user with a test item, ``n_negatives`` (default 100) distinct items the user never
-interacted with: the candidates of the sampled protocol, the same for every model.
+interacted with, drawn from the items anybody interacted with: the candidates of the sampled
+protocol, the same for every model.
 
 ``ratings-holdout``: a seeded random 10% of the interactions is the test part and another 10% the
 validation part.
@@ -47,7 +48,7 @@ log = logging.getLogger(__name__)
 
 SPLIT_NAMES = ("loo", "ratings-holdout")
 SPLITS_DIR = "splits"
-SPLIT_FORMAT = 1
+SPLIT_FORMAT = 2
 DEFAULT_SEED = 0
 #: sampled negatives per user for the loo-sampled protocol (He et al. 2017: 100)
 N_SAMPLED_NEGATIVES = 100
@@ -170,8 +171,15 @@ def compute_split(
         test_users = np.unique(inter.user_idx[part == TEST]).astype(np.int64)
         keys = positive_keys(inter.user_idx, inter.item_idx, dataset.n_items)
         rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, 2])))
-        negatives = sample_distinct_negatives(test_users, n_negatives, dataset.n_items, keys, rng)
-        params = {"n_negatives": n_negatives, "ties": "timestamp, then item index"}
+        # candidates come from the items somebody interacted with: a catalogue entry nobody rated
+        # (MovieLens lists 268 such movies) would be a free win for every model
+        pool = np.flatnonzero(np.bincount(inter.item_idx, minlength=dataset.n_items))
+        negatives = sample_distinct_negatives(test_users, n_negatives, dataset.n_items, keys, rng, pool=pool)
+        params = {
+            "n_negatives": n_negatives,
+            "negatives_from": "items with at least one interaction",
+            "ties": "timestamp, then item index",
+        }
         return Split(name, seed, dataset.fingerprint, part, test_users, negatives, params)
     if name == "ratings-holdout":
         part = holdout_parts(len(inter), seed)

@@ -71,25 +71,28 @@ def sample_distinct_negatives(
     keys_sorted: np.ndarray,
     rng: np.random.Generator,
     *,
+    pool: np.ndarray | None = None,
     chunk: int = 8192,
 ) -> np.ndarray:
     """``n`` *distinct* never-interacted items for each user in ``users``, as an int64 array ``[U, n]``.
 
-    Used for the evaluation candidates (the paper's sampled negatives). Where a user has fewer than
-    ``n`` items left, the row is padded with -1. Vectorised over blocks of ``chunk`` users: each round
-    draws candidates for all unfinished rows at once, drops positives, items already taken and repeats
-    within a row (keeping the draw order, so each row is a uniform sample without replacement), and
-    keeps the first survivors.
+    Used for the evaluation candidates (the paper's sampled negatives). Items are drawn from ``pool``
+    (e.g. the items anyone interacted with; default: all ``n_items``), which should hold every
+    positive item. Where a user has fewer than ``n`` items left, the row is padded with -1. Vectorised
+    over blocks of ``chunk`` users: each round draws candidates for all unfinished rows at once, drops
+    positives, items already taken and repeats within a row (keeping the draw order, so each row is a
+    uniform sample without replacement), and keeps the first survivors.
     """
     users = np.asarray(users, dtype=np.int64)
     out = np.full((len(users), n), -1, dtype=np.int64)
     if n == 0 or len(users) == 0:
         return out
+    pool = np.arange(n_items, dtype=np.int64) if pool is None else np.asarray(pool, np.int64)
     n_pos = np.bincount((keys_sorted // n_items).astype(np.int64), minlength=int(users.max()) + 1)[users]
-    want = np.minimum(n, np.maximum(0, n_items - n_pos))
+    want = np.minimum(n, np.maximum(0, len(pool) - n_pos))
     for start in range(0, len(users), chunk):
         sl = slice(start, start + chunk)
-        out[sl] = _distinct_block(users[sl], want[sl], n, n_items, keys_sorted, rng)
+        out[sl] = _distinct_block(users[sl], want[sl], n, n_items, pool, keys_sorted, rng)
     return out
 
 
@@ -98,6 +101,7 @@ def _distinct_block(
     want: np.ndarray,
     n: int,
     n_items: int,
+    pool: np.ndarray,
     keys_sorted: np.ndarray,
     rng: np.random.Generator,
 ) -> np.ndarray:
@@ -110,7 +114,7 @@ def _distinct_block(
         rounds += 1
         if rounds > MAX_ROUNDS:  # pragma: no cover - would need a pathological catalogue
             raise NextwatchError("cannot sample distinct negatives (too few unseen items)")
-        cand = rng.integers(0, n_items, size=(len(rows), width), dtype=np.int64)
+        cand = pool[rng.integers(0, len(pool), size=(len(rows), width), dtype=np.int64)]
         flat_users = np.repeat(users[rows], width)
         ok = ~is_positive(keys_sorted, pair_keys(flat_users, cand.ravel(), n_items)).reshape(cand.shape)
         if rounds > 1:  # later rounds must not repeat what earlier rounds took
