@@ -3,8 +3,7 @@
 Run on demand (not in CI)::
 
     python benchmarks/sessions.py                      # everything: data, model, embeddings, run, results
-    python benchmarks/sessions.py --tune               # also search ranker settings on the validation group
-    python benchmarks/sessions.py --people 50 --no-write   # a quick look
+    python benchmarks/sessions.py --limit 30 --latency-people 10 --no-tune --no-write   # a quick look
 
 What it does (every expensive step is cached under ``--work``, default ``var/bench``, gitignored):
 
@@ -421,20 +420,26 @@ def make_rankers(
 def run_group(
     rankers: dict[str, Any], people: list[Person], cat: Catalogue, rounds: int, k: int
 ) -> dict[str, Any]:
+    """Every ranker on the same people; totals, per-round figures and hybrid-vs-halves differences."""
     from nextwatch.progress import track
 
-    out = {}
+    out: dict[str, Any] = {}
+    hits: dict[str, np.ndarray] = {}
     for mode, ranker in rankers.items():
         t0 = time.perf_counter()
         logs = [simulate(ranker, p, cat, rounds, k) for p in track(people, f"sessions: {mode}")]
+        hits[mode] = np.array([sum(lg.hits) for lg in logs])
         out[mode] = summarise(logs, cat, rounds, k)
         out[mode]["total"]["seconds"] = round(time.perf_counter() - t0, 1)
         t = out[mode]["total"]
         log.info(
-            "%-10s hits %5d (%.3f/round-slot), coverage %.3f, ILS %.3f, no hit %d",
+            "%-10s hits %5d (rate %.3f), coverage %.3f, ILS %.3f, no hit %d",
             mode, t["hits"], t["hit_rate"], t["genre_coverage"], t["diversity_ils"], t["people_with_no_hit"],
         )
-    return out
+    result = {"modes": out}
+    if "hybrid" in hits:
+        result["hybrid_vs"] = {m: paired(hits["hybrid"], hits[m]) for m in hits if m != "hybrid"}
+    return result
 
 
 # ------------------------------------------------------------------------------------------------
@@ -450,7 +455,7 @@ def latency(
 
     genres = dict(zip(ds.items["item_id"].to_list(), ds.items["genres"].to_list(), strict=True))
     idx_of = ds.item_index()
-    round_ms, feedback_ms, next_ms, first_ms = [], [], [], []
+    round_ms, feedback_ms, next_ms, first_ms, round_cpu_ms = [], [], [], [], []
     with tempfile.TemporaryDirectory(prefix="nextwatch-bench-") as tmp:
         store = open_store(Path(tmp) / "profiles.sqlite3", item_genres=genres)
         rec = Recommender(ds, ranker, store, content=content)
@@ -463,15 +468,16 @@ def latency(
                 for _ in range(rounds):
                     shown = [c.item_id for c in cards]
                     liked = [c.item_id for c in cards if idx_of[c.item_id] in p.positives]
-                    t0 = time.perf_counter()
+                    c0, t0 = time.thread_time(), time.perf_counter()
                     s.feedback(liked=liked, shown=shown)
                     t1 = time.perf_counter()
                     cards = s.next(k)
-                    t2 = time.perf_counter()
+                    t2, c2 = time.perf_counter(), time.thread_time()
                     assert not {c.item_id for c in cards} & set(store.get_profile(s.profile_id).seen)
                     feedback_ms.append((t1 - t0) * 1e3)
                     next_ms.append((t2 - t1) * 1e3)
                     round_ms.append((t2 - t0) * 1e3)
+                    round_cpu_ms.append((c2 - c0) * 1e3)
         finally:
             store.close()
 
@@ -488,6 +494,7 @@ def latency(
         "people": len(people),
         "rounds_timed": len(round_ms),
         "round_ms": pct(round_ms),
+        "round_cpu_ms": pct(round_cpu_ms),
         "feedback_ms": pct(feedback_ms),
         "next_ms": pct(next_ms),
         "first_round_ms": pct(first_ms),
@@ -516,98 +523,138 @@ def ranker_config_from_dict(data: dict[str, Any]) -> Any:
     return RankerConfig(**d)
 
 
-def tuning_grid(base: Any) -> list[tuple[str, Any]]:
-    """Candidate ranker settings: one axis at a time around ``base``, then a few combinations."""
+#: Ranker settings recommended as defaults, chosen on the validation group (see :func:`evidence` and
+#: the report's tuning section); every other setting keeps its RankerConfig default.
+RECOMMENDED: dict[str, Any] = {
+    "mmr_lambda": 0.9,
+    "schedule": {"cf_min": 0.9, "cf_max": 0.95, "min_likes": 2, "ramp_likes": 10},
+    "foldin": {"shown_weight": 0.1},
+}
+
+
+def recommended_config(base: Any) -> Any:
+    """``base`` with :data:`RECOMMENDED` applied."""
+    d = ranker_config_to_dict(base)
+    for key, value in RECOMMENDED.items():
+        if isinstance(value, dict):
+            d[key] = {**d[key], **value}
+        else:
+            d[key] = value
+    return ranker_config_from_dict(d)
+
+
+def evidence_grid(base: Any, chosen: Any) -> list[tuple[str, str, Any]]:
+    """``(name, mode, config)`` rows: the path from the defaults to the chosen settings, one change at
+    a time, and the neighbours of the chosen point."""
     from nextwatch.recommend.fusion import FusionSchedule
 
     rep = dataclasses.replace
-    s = base.schedule
-    f = base.foldin
-    grid: list[tuple[str, Any]] = [("default", base)]
-    for lam in (0.6, 0.85, 0.95, 1.0):
-        grid.append((f"mmr_lambda={lam}", rep(base, mmr_lambda=lam)))
-    for lo, hi in ((0.0, 0.5), (0.3, 0.8), (0.4, 0.9), (0.5, 1.0), (0.6, 0.9), (0.8, 0.8)):
-        grid.append(
-            (f"schedule cf {lo}->{hi}", rep(base, schedule=FusionSchedule(lo, hi, s.min_likes, s.ramp_likes)))
-        )
-    for ml, ramp in ((1, 5), (1, 10), (3, 20)):
-        grid.append(
-            (f"schedule min_likes={ml} ramp={ramp}",
-             rep(base, schedule=FusionSchedule(s.cf_min, s.cf_max, ml, ramp)))
-        )
-    for cand in (30, 300):
-        grid.append((f"candidates={cand}", rep(base, candidates=cand)))
-    for reg in (0.01, 0.2):
-        grid.append((f"foldin reg={reg}", rep(base, foldin=rep(f, reg=reg))))
-    for steps, lr in ((20, 0.1), (80, 0.05)):
-        changed = rep(base, foldin=rep(f, steps=steps, learning_rate=lr))
-        grid.append((f"foldin steps={steps} lr={lr}", changed))
-    for sw in (0.1, 1.0):
-        grid.append((f"foldin sampled_weight={sw}", rep(base, foldin=rep(f, sampled_weight=sw))))
-    grid.append(("foldin shown_weight=0.5", rep(base, foldin=rep(f, shown_weight=0.5))))
-    grid.append(("popular_pool=15", rep(base, popular_pool=15)))
-    return grid
+    shown01 = rep(base, foldin=rep(base.foldin, shown_weight=0.1))
+    sched = FusionSchedule(0.9, 0.95, 2, 10)
+    return [
+        ("defaults", "cf", base),
+        ("defaults", "content", base),
+        ("defaults", "hybrid", base),
+        ("foldin shown_weight 0.3", "cf", rep(base, foldin=rep(base.foldin, shown_weight=0.3))),
+        ("foldin shown_weight 0.1", "cf", shown01),
+        ("foldin shown_weight 0.1", "hybrid", shown01),
+        ("+ schedule cf 0.9->0.95", "hybrid", rep(shown01, schedule=sched)),
+        ("+ mmr_lambda 0.9 = recommended", "hybrid", chosen),
+        ("recommended, mmr_lambda 1.0", "hybrid", rep(chosen, mmr_lambda=1.0)),
+        ("recommended, schedule cf 0.7->0.9", "hybrid",
+         rep(chosen, schedule=FusionSchedule(0.7, 0.9, 2, 10))),
+    ]
 
 
-def tune(
-    popularity: np.ndarray, cf: Any, content: Any, base: Any, people: list[Person], cat: Catalogue,
-    rounds: int, k: int, *, hybrid_only_halves: bool = True,
+def paired(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
+    """Total of ``a - b`` over people with its standard error (``sqrt(n) * sd`` of the per-person
+    differences): a difference within about two standard errors is noise."""
+    d = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
+    return {"diff": int(d.sum()), "se": round(float(d.std(ddof=1) * np.sqrt(len(d))), 1)}
+
+
+def evidence(
+    popularity: np.ndarray, cf: Any, content: Any, base: Any, chosen: Any, people: list[Person],
+    cat: Catalogue, rounds: int, k: int,
 ) -> dict[str, Any]:
-    """Hybrid total hits on the validation group for each grid point; then combine the best axes."""
+    """Total hits on the validation group for each row of :func:`evidence_grid`."""
     from nextwatch.recommend.ranker import HybridRanker
 
-    def hits_of(cfg: Any, mode: str = "hybrid") -> int:
+    rows = []
+    per_person: dict[tuple[str, str], np.ndarray] = {}
+    for name, mode, cfg in evidence_grid(base, chosen):
+        t0 = time.perf_counter()
         r = HybridRanker(popularity, cf=cf, vectors=content.vectors, index=content.index,
                          config=dataclasses.replace(cfg, mode=mode))
-        return int(sum(sum(simulate(r, p, cat, rounds, k).hits) for p in people))
-
-    results = []
-    halves = {m: hits_of(base, m) for m in ("cf", "content")} if hybrid_only_halves else {}
-    log.info("validation halves at defaults: %s", halves)
-    for name, cfg in tuning_grid(base):
-        t0 = time.perf_counter()
-        h = hits_of(cfg)
-        results.append({"name": name, "hybrid_hits": h, "config": ranker_config_to_dict(cfg)})
-        log.info("tune %-36s hybrid hits %d (%.0f s)", name, h, time.perf_counter() - t0)
-    default_hits = results[0]["hybrid_hits"]
-    better = sorted((r for r in results[1:] if r["hybrid_hits"] > default_hits),
-                    key=lambda r: -r["hybrid_hits"])
-    # greedy combination: add each improving axis (best first) if it still improves
-    best_cfg, best_hits, combined = base, default_hits, []
-    for r in better:
-        cand = _merge(best_cfg, base, ranker_config_from_dict(r["config"]))
-        h = hits_of(cand)
-        log.info("combine + %-30s hybrid hits %d", r["name"], h)
-        if h > best_hits:
-            best_cfg, best_hits = cand, h
-            combined.append(r["name"])
-    cf_best = hits_of(best_cfg, "cf")
-    content_best = hits_of(best_cfg, "content")
+        logs = [simulate(r, p, cat, rounds, k) for p in people]
+        hits = np.array([sum(lg.hits) for lg in logs])
+        per_person[(name, mode)] = hits
+        rows.append({
+            "setting": name, "mode": mode, "hits": int(hits.sum()),
+            "diversity_ils": round(float(np.mean([np.mean(lg.ils) for lg in logs])), 4),
+            "config": ranker_config_to_dict(cfg),
+        })
+        log.info("validation %-30s %-7s hits %d (%.0f s)", name, mode, hits.sum(), time.perf_counter() - t0)
+    chosen_h = per_person[("+ mmr_lambda 0.9 = recommended", "hybrid")]
     return {
         "people": len(people),
-        "halves_at_defaults": halves,
-        "grid": results,
-        "chosen": combined,
-        "chosen_hybrid_hits": best_hits,
-        "chosen_halves": {"cf": cf_best, "content": content_best},
-        "chosen_config": ranker_config_to_dict(best_cfg),
+        "rows": rows,
+        "chosen_vs_cf": paired(chosen_h, per_person[("foldin shown_weight 0.1", "cf")]),
+        "chosen_vs_content": paired(chosen_h, per_person[("defaults", "content")]),
+        "chosen_config": ranker_config_to_dict(chosen),
     }
-
-
-def _merge(current: Any, base: Any, change: Any) -> Any:
-    """``current`` with every field where ``change`` differs from ``base`` taken from ``change``."""
-    out = {}
-    for f in dataclasses.fields(current):
-        cur, b, ch = getattr(current, f.name), getattr(base, f.name), getattr(change, f.name)
-        if dataclasses.is_dataclass(cur):
-            out[f.name] = _merge(cur, b, ch)
-        else:
-            out[f.name] = ch if ch != b else cur
-    return type(current)(**out)
 
 
 # ------------------------------------------------------------------------------------------------
 # report
+
+
+def _config_line(cfg: dict[str, Any]) -> str:
+    sch, fi = cfg["schedule"], cfg["foldin"]
+    return (
+        f"candidates {cfg['candidates']}, mmr_lambda {cfg['mmr_lambda']}, "
+        f"popular_pool {cfg['popular_pool']}; schedule cf {sch['cf_min']}->{sch['cf_max']} "
+        f"(min_likes {sch['min_likes']}, ramp {sch['ramp_likes']}); "
+        f"fold-in {fi['steps']} steps, lr {fi['learning_rate']}, reg {fi['reg']}, sampled negatives "
+        f"{fi['sampled_negatives']} x weight {fi['sampled_weight']}, shown weight {fi['shown_weight']}"
+    )
+
+
+def _group_tables(title: str, block: dict[str, Any], rounds: int) -> list[str]:
+    lines = [f"## {title}", "", f"Settings: {_config_line(block['config'])}.", ""]
+    lines += [
+        "| ranker | hits | hits / person | hit rate | genre coverage | diversity (ILS) "
+        "| people with no hit | rank p50 ms |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for mode in MODES:
+        t = block["modes"][mode]["total"]
+        lines.append(
+            f"| {mode} | {t['hits']} | {t['hits_per_person']:.2f} | {t['hit_rate']:.3f} | "
+            f"{t['genre_coverage']:.3f} | {t['diversity_ils']:.3f} | {t['people_with_no_hit']} | "
+            f"{t['rank_ms_p50']:.1f} |"
+        )
+    vs = block.get("hybrid_vs", {})
+    if vs:
+        lines += [
+            "",
+            "Hybrid minus each other ranker, total hits over the same people (± one standard error of the "
+            "paired difference): "
+            + "; ".join(f"{m} {d['diff']:+d} ± {d['se']}" for m, d in vs.items())
+            + ".",
+        ]
+    lines += ["", "Per round: hits / hit rate / genre coverage / diversity (ILS).", ""]
+    lines += ["| round | " + " | ".join(MODES) + " |", "|---:|" + "---|" * len(MODES)]
+    for r in range(rounds):
+        cells = []
+        for mode in MODES:
+            pr = block["modes"][mode]["per_round"][r]
+            cells.append(
+                f"{pr['hits']} / {pr['hit_rate']:.3f} / {pr['genre_coverage']:.3f} / "
+                f"{pr['diversity_ils']:.3f}"
+            )
+        lines.append(f"| {r + 1} | " + " | ".join(cells) + " |")
+    return [*lines, ""]
 
 
 def markdown(res: dict[str, Any]) -> str:
@@ -620,8 +667,9 @@ def markdown(res: dict[str, Any]) -> str:
         f"Generated by `{res['command']}` on {res['date']} (nextwatch {res['nextwatch_version']}).",
         "",
         f"- Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, no GPU; Python {m['python']}, "
-        f"numpy {m['numpy']}, torch {m['torch']}. The CPU was shared with other work "
-        f"(load average {res['loadavg_before']} before, {res['loadavg_after']} after): timings are noisy.",
+        f"numpy {m['numpy']}, torch {m['torch']}, {m['threads']} BLAS/torch thread(s). The CPU was shared "
+        f"with other work (load average {res['loadavg_before']} before, {res['loadavg_after']} after): "
+        "timings are noisy and pessimistic.",
         f"- Data: ML-1M half (users 1-2999), {s['n_items']} movies, {s['n_items_described']} with a "
         "description linked from TMDB-5000 / Netflix titles (the rest embedded from title, year and genres).",
         f"- Strangers: {s['people']} people held out of training entirely (seed {s['holdout_seed']}); "
@@ -632,38 +680,20 @@ def markdown(res: dict[str, Any]) -> str:
         f"{mc['layers']}, pretrain {mc['pretrain']}, seed {mc['seed']}) on {s['model']['n_users']} training "
         f"users, fit in {s['model']['fit_seconds']} s (final loss {s['model']['final_loss']:.4f}); new "
         "people are folded in from their likes and shown-not-liked movies.",
-        f"- Content: {s['content_model']} embeddings, {s['content_index']} index.",
+        f"- Content: {s['content_model']} embeddings, {s['content_index']} index. Popularity: training "
+        "interactions per movie.",
+        "",
+        "Rankers (HybridRanker modes over the same parts): popularity = most popular unseen; content = "
+        "nearest to the taste vector (mean of liked embeddings, the seed's step 3); cf = NeuMF fold-in; "
+        "hybrid = both candidate sets, min-max normalised, blended on the schedule, MMR-diversified.",
         "",
     ]
-    for title, key in (("Reported group", "report"),) + (
-        (("Reported group, tuned settings", "report_tuned"),) if "report_tuned" in res else ()
-    ):
-        block = res[key]
-        lines += [f"## {title}: totals ({block['settings_name']})", ""]
-        lines += [
-            "| ranker | hits | hits / person | hit rate | genre coverage "
-            "| diversity (ILS, lower = more diverse) | people with no hit | rank p50 ms |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|",
-        ]
-        for mode in MODES:
-            t = block["modes"][mode]["total"]
-            lines.append(
-                f"| {mode} | {t['hits']} | {t['hits_per_person']:.2f} | {t['hit_rate']:.3f} | "
-                f"{t['genre_coverage']:.3f} | {t['diversity_ils']:.3f} | {t['people_with_no_hit']} | "
-                f"{t['rank_ms_p50']:.2f} |"
-            )
-        lines += ["", f"### {title}: per round (hits / hit rate / genre coverage / ILS)", ""]
-        lines += ["| round | " + " | ".join(MODES) + " |", "|---:|" + "---|" * len(MODES)]
-        for r in range(s["rounds"]):
-            cells = []
-            for mode in MODES:
-                pr = block["modes"][mode]["per_round"][r]
-                cells.append(
-                    f"{pr['hits']} / {pr['hit_rate']:.3f} / {pr['genre_coverage']:.3f} / "
-                    f"{pr['diversity_ils']:.3f}"
-                )
-            lines.append(f"| {r + 1} | " + " | ".join(cells) + " |")
-        lines.append("")
+    lines += _group_tables("Reported group, RankerConfig defaults", res["report"], s["rounds"])
+    if "report_recommended" in res:
+        lines += _group_tables(
+            "Reported group, recommended settings (chosen on the validation group)",
+            res["report_recommended"], s["rounds"],
+        )
     lat = res["latency"]
     lines += [
         "## Latency of one round through the Session API (SQLite profile store)",
@@ -675,32 +705,49 @@ def markdown(res: dict[str, Any]) -> str:
         "| part | p50 ms | p90 ms | p99 ms | max ms |",
         "|---|---:|---:|---:|---:|",
     ]
-    for part in ("round_ms", "feedback_ms", "next_ms", "first_round_ms"):
+    names = {
+        "round_ms": "round (feedback + next), wall",
+        "round_cpu_ms": "round, CPU time of the thread",
+        "feedback_ms": "feedback, wall",
+        "next_ms": "next, wall",
+        "first_round_ms": "first next (no feedback yet), wall",
+    }
+    for part, name in names.items():
         v = lat[part]
-        lines.append(f"| {part[:-3]} | {v['p50']:.2f} | {v['p90']:.2f} | {v['p99']:.2f} | {v['max']:.2f} |")
-    lines += ["", f"Targets: p50 <= {lat['targets']['p50_ms']} ms, p99 <= {lat['targets']['p99_ms']} ms.", ""]
+        lines.append(f"| {name} | {v['p50']:.2f} | {v['p90']:.2f} | {v['p99']:.2f} | {v['max']:.2f} |")
+    lines += [
+        "",
+        f"Targets: p50 <= {lat['targets']['p50_ms']} ms, p99 <= {lat['targets']['p99_ms']} ms (on an idle "
+        f"2-core machine). Load average at the end of this run: {res['loadavg_after']}. The CPU time row is "
+        "what the round cost this thread, without the time it waited for a core.",
+        "",
+    ]
     if "tuning" in res:
         tn = res["tuning"]
         lines += [
-            "## Tuning (validation group only)",
+            "## Tuning evidence (validation group only)",
             "",
-            f"{tn['people']} validation people (disjoint from the reported ones). Hybrid total hits per "
-            f"setting (one axis changed from the defaults); halves at defaults: {tn['halves_at_defaults']}.",
+            f"{tn['people']} validation people, disjoint from the reported ones and from training. "
+            "Total hits:",
             "",
-            "| setting | hybrid hits |",
-            "|---|---:|",
+            "| setting | ranker | hits | diversity (ILS) |",
+            "|---|---|---:|---:|",
         ]
-        lines += [f"| {g['name']} | {g['hybrid_hits']} |" for g in tn["grid"]]
+        lines += [
+            f"| {r['setting']} | {r['mode']} | {r['hits']} | {r['diversity_ils']:.3f} |" for r in tn["rows"]
+        ]
+        cv, cc = tn["chosen_vs_cf"], tn["chosen_vs_content"]
         lines += [
             "",
-            f"Greedy combination of the improving axes kept: {', '.join(tn['chosen']) or 'none'} -> hybrid "
-            f"{tn['chosen_hybrid_hits']} hits (halves with those settings: {tn['chosen_halves']}).",
+            f"Chosen hybrid minus CF with the same fold-in: {cv['diff']:+d} ± {cv['se']}; minus content: "
+            f"{cc['diff']:+d} ± {cc['se']}. Chosen: {_config_line(tn['chosen_config'])}.",
             "",
         ]
     lines += [
         "Metrics: hit rate = hits / movies shown; genre coverage = distinct genres shown / "
-        f"{s['n_genres']} genres (per round: of the round's 5; total: of all movies shown); diversity = mean "
-        "pairwise cosine of the round's Sentence-BERT embeddings, averaged over rounds.",
+        f"{s['n_genres']} genres (per round: of the round's 5; total: of all movies shown in the session); "
+        "diversity (ILS) = mean pairwise cosine of a round's Sentence-BERT embeddings (lower = more "
+        "diverse), averaged over rounds; ± = one standard error of the paired per-person difference.",
         "",
     ]
     return "\n".join(lines)
@@ -720,8 +767,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--epochs", type=int, default=20)
     ap.add_argument("--pretrain", action="store_true", help="GMF and MLP first, then NeuMF")
     ap.add_argument("--model-seed", type=int, default=0)
-    ap.add_argument("--tune", action="store_true", help="search ranker settings on the validation group")
-    ap.add_argument("--ranker-config", type=Path, help="JSON RankerConfig to report beside the defaults")
+    ap.add_argument("--no-tune", action="store_true", help="skip the validation-group evidence")
+    ap.add_argument(
+        "--ranker-config", type=Path,
+        help="JSON RankerConfig reported beside the defaults (default: RECOMMENDED)",
+    )
+    ap.add_argument("--limit", type=int, help="simulate only the first N people of each group (a quick look)")
     ap.add_argument("--latency-people", type=int, default=100)
     ap.add_argument("--no-write", action="store_true", help="do not write benchmarks/results")
     args = ap.parse_args(argv)
@@ -750,8 +801,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     log.info("content model ready in %.1f s (%d x %d)", time.perf_counter() - t0, *content.vectors.shape)
     popularity = np.bincount(train.interactions.item_idx, minlength=ds.n_items).astype(np.float64)
     cat = Catalogue.of(ds.items, content.vectors)
-    report = people_of(ds, groups.report)
-    validation = people_of(ds, groups.validation)
+    report = people_of(ds, groups.report)[: args.limit]
+    validation = people_of(ds, groups.validation)[: args.limit]
     base = RankerConfig()
 
     res: dict[str, Any] = {
@@ -778,34 +829,28 @@ def main(argv: Sequence[str] | None = None) -> int:
             "content_model": content.store.model,
             "content_index": content.index.kind,
             "ranker_defaults": ranker_config_to_dict(base),
-            "report_users": list(groups.report),
+            "report_users": [p.user_id for p in report],
+            "ranker_recommended": RECOMMENDED,
         },
     }
-    tuned_cfg = None
-    if args.tune:
-        res["tuning"] = tune(popularity, cf, content, base, validation, cat, args.rounds, args.k)
-        if res["tuning"]["chosen"]:
-            tuned_cfg = ranker_config_from_dict(res["tuning"]["chosen_config"])
+    chosen = recommended_config(base)
     if args.ranker_config is not None:
-        tuned_cfg = ranker_config_from_dict(json.loads(args.ranker_config.read_text()))
+        chosen = ranker_config_from_dict(json.loads(args.ranker_config.read_text()))
+    if not args.no_tune:
+        log.info("validation group: %d people", len(validation))
+        res["tuning"] = evidence(popularity, cf, content, base, chosen, validation, cat, args.rounds, args.k)
 
-    log.info("reported group: %d people, defaults", len(report))
-    res["report"] = {
-        "settings_name": "RankerConfig defaults",
-        "config": ranker_config_to_dict(base),
-        "modes": run_group(make_rankers(popularity, cf, content, base), report, cat, args.rounds, args.k),
-    }
-    lat_cfg, lat_name = base, "RankerConfig defaults"
-    if tuned_cfg is not None:
-        log.info("reported group: tuned settings")
-        res["report_tuned"] = {
-            "settings_name": "tuned on the validation group",
-            "config": ranker_config_to_dict(tuned_cfg),
-            "modes": run_group(
-                make_rankers(popularity, cf, content, tuned_cfg), report, cat, args.rounds, args.k
-            ),
+    for key, name, rcfg in (
+        ("report", "RankerConfig defaults", base),
+        ("report_recommended", "recommended settings", chosen),
+    ):
+        log.info("reported group: %d people, %s", len(report), name)
+        res[key] = {
+            "settings_name": name,
+            "config": ranker_config_to_dict(rcfg),
+            **run_group(make_rankers(popularity, cf, content, rcfg), report, cat, args.rounds, args.k),
         }
-        lat_cfg, lat_name = tuned_cfg, "tuned settings"
+    lat_cfg, lat_name = chosen, "recommended settings"
     hybrid = make_rankers(popularity, cf, content, lat_cfg, modes=("hybrid",))["hybrid"]
     res["latency"] = latency(ds, hybrid, content, report[: args.latency_people], args.rounds, args.k)
     res["latency"]["settings_name"] = lat_name
