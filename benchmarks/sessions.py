@@ -543,6 +543,11 @@ def recommended_config(base: Any) -> Any:
     return ranker_config_from_dict(d)
 
 
+def fast_foldin(cfg: Any) -> Any:
+    """``cfg`` with half the fold-in steps at twice the learning rate (the latency option)."""
+    return dataclasses.replace(cfg, foldin=dataclasses.replace(cfg.foldin, steps=20, learning_rate=0.1))
+
+
 def evidence_grid(base: Any, chosen: Any) -> list[tuple[str, str, Any]]:
     """``(name, mode, config)`` rows: the path from the defaults to the chosen settings, one change at
     a time, and the neighbours of the chosen point."""
@@ -561,6 +566,7 @@ def evidence_grid(base: Any, chosen: Any) -> list[tuple[str, str, Any]]:
         ("+ schedule cf 0.9->0.95", "hybrid", rep(shown01, schedule=sched)),
         ("+ mmr_lambda 0.9 = recommended", "hybrid", chosen),
         ("recommended, mmr_lambda 1.0", "hybrid", rep(chosen, mmr_lambda=1.0)),
+        ("recommended, fold-in 20 steps at lr 0.1", "hybrid", fast_foldin(chosen)),
         ("recommended, schedule cf 0.7->0.9", "hybrid",
          rep(chosen, schedule=FusionSchedule(0.7, 0.9, 2, 10))),
     ]
@@ -657,6 +663,37 @@ def _group_tables(title: str, block: dict[str, Any], rounds: int) -> list[str]:
     return [*lines, ""]
 
 
+def _latency_table(lat: dict[str, Any], load: Any) -> list[str]:
+    lines = [
+        f"## Latency of one round through the Session API ({lat['settings_name']})",
+        "",
+        f"{lat['rounds_timed']} rounds of {lat['people']} people with the hybrid ranker and a SQLite profile "
+        "store: `session.feedback(liked, shown)` (store write + taste vector) then `session.next(5)` "
+        "(profile read, fold-in, fusion, MMR).",
+        "",
+        "| part | p50 ms | p90 ms | p99 ms | max ms |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    names = {
+        "round_ms": "round (feedback + next), wall",
+        "round_cpu_ms": "round, CPU time of the thread",
+        "feedback_ms": "feedback, wall",
+        "next_ms": "next, wall",
+        "first_round_ms": "first next (no feedback yet), wall",
+    }
+    for part, name in names.items():
+        v = lat[part]
+        lines.append(f"| {name} | {v['p50']:.2f} | {v['p90']:.2f} | {v['p99']:.2f} | {v['max']:.2f} |")
+    return [
+        *lines,
+        "",
+        f"Targets: p50 <= {lat['targets']['p50_ms']} ms, p99 <= {lat['targets']['p99_ms']} ms (on an idle "
+        f"2-core machine). Load average at the end of the run: {load}. The CPU-time row is what the round "
+        "cost this thread, without the time it waited for a core.",
+        "",
+    ]
+
+
 def markdown(res: dict[str, Any]) -> str:
     m = res["machine"]
     s = res["settings"]
@@ -694,34 +731,9 @@ def markdown(res: dict[str, Any]) -> str:
             "Reported group, recommended settings (chosen on the validation group)",
             res["report_recommended"], s["rounds"],
         )
-    lat = res["latency"]
-    lines += [
-        "## Latency of one round through the Session API (SQLite profile store)",
-        "",
-        f"{lat['rounds_timed']} rounds of {lat['people']} people with the hybrid ranker "
-        f"({lat['settings_name']}): `session.feedback(liked, shown)` (store write + taste vector) then "
-        "`session.next(5)` (profile read, fold-in, fusion, MMR).",
-        "",
-        "| part | p50 ms | p90 ms | p99 ms | max ms |",
-        "|---|---:|---:|---:|---:|",
-    ]
-    names = {
-        "round_ms": "round (feedback + next), wall",
-        "round_cpu_ms": "round, CPU time of the thread",
-        "feedback_ms": "feedback, wall",
-        "next_ms": "next, wall",
-        "first_round_ms": "first next (no feedback yet), wall",
-    }
-    for part, name in names.items():
-        v = lat[part]
-        lines.append(f"| {name} | {v['p50']:.2f} | {v['p90']:.2f} | {v['p99']:.2f} | {v['max']:.2f} |")
-    lines += [
-        "",
-        f"Targets: p50 <= {lat['targets']['p50_ms']} ms, p99 <= {lat['targets']['p99_ms']} ms (on an idle "
-        f"2-core machine). Load average at the end of this run: {res['loadavg_after']}. The CPU time row is "
-        "what the round cost this thread, without the time it waited for a core.",
-        "",
-    ]
+    for key in ("latency", "latency_fast_foldin"):
+        if key in res:
+            lines += _latency_table(res[key], res["loadavg_after"])
     if "tuning" in res:
         tn = res["tuning"]
         lines += [
@@ -850,13 +862,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             "config": ranker_config_to_dict(rcfg),
             **run_group(make_rankers(popularity, cf, content, rcfg), report, cat, args.rounds, args.k),
         }
-    lat_cfg, lat_name = chosen, "recommended settings"
-    hybrid = make_rankers(popularity, cf, content, lat_cfg, modes=("hybrid",))["hybrid"]
-    res["latency"] = latency(ds, hybrid, content, report[: args.latency_people], args.rounds, args.k)
-    res["latency"]["settings_name"] = lat_name
+    for key, name, rcfg in (
+        ("latency", "recommended settings", chosen),
+        ("latency_fast_foldin", "recommended settings, fold-in 20 steps at lr 0.1", fast_foldin(chosen)),
+    ):
+        hybrid = make_rankers(popularity, cf, content, rcfg, modes=("hybrid",))["hybrid"]
+        res[key] = latency(ds, hybrid, content, report[: args.latency_people], args.rounds, args.k)
+        res[key]["settings_name"] = name
     res["loadavg_after"] = loadavg()
-    lat = res["latency"]["round_ms"]
-    log.info("latency per round: p50 %.2f ms, p99 %.2f ms", lat["p50"], lat["p99"])
+    for key in ("latency", "latency_fast_foldin"):
+        lat = res[key]["round_ms"]
+        log.info("%s per round: p50 %.2f ms, p99 %.2f ms", key, lat["p50"], lat["p99"])
     text = markdown(res)
     if not args.no_write:
         from nextwatch.io import atomic_file, write_json
