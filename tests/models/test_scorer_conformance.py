@@ -126,3 +126,26 @@ def test_save_load_gives_identical_scores(fitted, tmp_path: Path) -> None:  # ty
 
         state = torch.load(tmp_path / "m" / "weights.pt", weights_only=True)
         assert all(isinstance(v, torch.Tensor) for v in state.values())
+
+
+def test_fold_in_hook_scores_given_vectors_without_touching_weights(fitted) -> None:  # type: ignore[no-untyped-def]
+    model, ds = fitted
+    if model.name == "pop":
+        assert not hasattr(model, "score_user_vectors")  # nothing per user to fold in
+        return
+    import torch
+
+    before = {k: v.clone() for k, v in model.module.state_dict().items()}
+    users = np.array([1, 4])
+    vectors = model.user_vectors(users)
+    items = np.arange(ds.n_items)
+    from_vectors = model.score_user_vectors(vectors, items)
+    np.testing.assert_allclose(from_vectors, model.score_all(users), rtol=1e-5, atol=1e-5)
+    # a new person: vectors of their own (here: the mean of two users'), scored against stored items
+    mean = tuple(v.mean(axis=0, keepdims=True) for v in vectors)
+    new = model.score_user_vectors(mean, items[:7])
+    assert new.shape == (1, 7) and np.isfinite(new).all()
+    after = model.module.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    weights = model.item_weights()
+    assert weights and not any("user" in name for name in weights)
