@@ -745,7 +745,16 @@ def main() -> None:
     )
     ap.add_argument("--cache", type=Path, default=REPO / "var" / "bench-content")
     ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
+    ap.add_argument("--render", action="store_true", help="Only rewrite the markdown from the JSON results.")
     args = ap.parse_args()
+    if args.render:
+        path = args.out / f"content{'-quick' if args.quick else ''}.json"
+        res = json.loads(path.read_text())
+        res["summary"] = summarize(res)
+        path.write_text(json.dumps(res, indent=2) + "\n")
+        path.with_suffix(".md").write_text(markdown(res))
+        print("\n".join(res["summary"]))
+        return
     if args.worker:
         print(json.dumps(worker(json.loads(args.worker))))
         return

@@ -45,8 +45,8 @@ class ContentConfig:
     index: str = "auto"
     exact_below: int = 50_000
     hnsw_m: int = 32
-    hnsw_ef_construction: int = 200
-    hnsw_ef_search: int = 96
+    hnsw_ef_construction: int = 100
+    hnsw_ef_search: int = 64
     taste_half_life: float | None = None
 
     def __post_init__(self) -> None:

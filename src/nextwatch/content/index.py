@@ -303,7 +303,7 @@ class FaissHNSWIndex(NeighbourIndex):
 
     kind = "hnsw"
 
-    def __init__(self, m: int = 32, ef_construction: int = 200, ef_search: int = 96) -> None:
+    def __init__(self, m: int = 32, ef_construction: int = 100, ef_search: int = 64) -> None:
         self.m = int(m)
         self.ef_construction = int(ef_construction)
         self.ef_search = int(ef_search)
