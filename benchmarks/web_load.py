@@ -80,6 +80,7 @@ class Client:
         self.csrf: str | None = None
         self.client_ms: list[float] = []
         self.server_ms: list[float] = []
+        self.cpu_ms: list[float] = []
 
     def request(self, method: str, path: str, body: Any = None) -> tuple[int, bytes, dict[str, str]]:
         headers = {"Accept": "application/json"}
@@ -99,9 +100,11 @@ class Client:
         hdrs = {k.lower(): v for k, v in resp.getheaders()}
         if "set-cookie" in hdrs:
             self.cookie = hdrs["set-cookie"].split(";", 1)[0]
-        timing = re.search(r"app;dur=([0-9.]+)", hdrs.get("server-timing", ""))
-        if timing:
-            self.server_ms.append(float(timing.group(1)))
+        timing = hdrs.get("server-timing", "")
+        for name, into in (("app", self.server_ms), ("cpu", self.cpu_ms)):
+            m = re.search(name + r";dur=([0-9.]+)", timing)
+            if m:
+                into.append(float(m.group(1)))
         return resp.status, payload, hdrs
 
     def json(self, method: str, path: str, body: Any = None) -> dict[str, Any]:
@@ -203,11 +206,17 @@ def round_page_timing(host: str, port: int, warm_rounds: int, requests: int) -> 
         rnd = c.json("POST", "/api/v1/feedback", {"round_token": rnd["round_token"], "liked": liked})["next"]
     c.client_ms.clear()
     c.server_ms.clear()
+    c.cpu_ms.clear()
     for _ in range(requests):
         status, body, _ = c.request("GET", "/")
         if status != 200 or b'class="card"' not in body:
             raise RuntimeError(f"GET / -> {status}")
-    return {"server": summary(c.server_ms), "client": summary(c.client_ms), "history_rounds": warm_rounds}
+    return {
+        "server": summary(c.server_ms),
+        "server_cpu": summary(c.cpu_ms),
+        "client": summary(c.client_ms),
+        "history_rounds": warm_rounds,
+    }
 
 
 def markdown(result: dict[str, Any]) -> str:
@@ -232,10 +241,14 @@ def markdown(result: dict[str, Any]) -> str:
         "|---|---:|---:|---:|---:|",
         f"| server (Server-Timing) | {page['server']['p50_ms']} | {page['server']['p90_ms']} | "
         f"{page['server']['p99_ms']} | {page['server']['max_ms']} |",
+        f"| server CPU (thread time) | {page['server_cpu']['p50_ms']} | {page['server_cpu']['p90_ms']} | "
+        f"{page['server_cpu']['p99_ms']} | {page['server_cpu']['max_ms']} |",
         f"| client (round trip) | {page['client']['p50_ms']} | {page['client']['p90_ms']} | "
         f"{page['client']['p99_ms']} | {page['client']['max_ms']} |",
         "",
-        f"Target: server-side p99 <= 50 ms: **{'met' if page['server']['p99_ms'] <= 50 else 'NOT met'}**.",
+        f"Target: server-side p99 <= 50 ms: **{'met' if page['server']['p99_ms'] <= 50 else 'NOT met'}** "
+        f"(wall clock). The CPU row is the serving thread's own CPU time, which other processes "
+        "competing for the cores do not inflate (work in library worker threads is not in it).",
         "",
         f"## JSON API under load: {result['settings']['people']} people x "
         f"{result['settings']['rounds']} rounds",
@@ -248,6 +261,8 @@ def markdown(result: dict[str, Any]) -> str:
         f"{load['client']['p99_ms']} | {load['client']['max_ms']} |",
         f"| server (Server-Timing) | {load['server']['p50_ms']} | {load['server']['p90_ms']} | "
         f"{load['server']['p99_ms']} | {load['server']['max_ms']} |",
+        f"| server CPU (thread time) | {load['server_cpu']['p50_ms']} | {load['server_cpu']['p90_ms']} | "
+        f"{load['server_cpu']['p99_ms']} | {load['server_cpu']['max_ms']} |",
         "",
         f"Likes sent {load['likes_sent']}, stored {load['likes_stored']}, lost {load['likes_lost']}, "
         f"unexpected {load['likes_unexpected']}; rounds recorded {load['rounds_stored']} of "
@@ -305,6 +320,7 @@ def main(argv: list[str] | None = None) -> int:
 
             client_ms = [x for p in people if p.client for x in p.client.client_ms]
             server_ms = [x for p in people if p.client for x in p.client.server_ms]
+            cpu_ms = [x for p in people if p.client for x in p.client.cpu_ms]
             lost = unexpected = stored_total = rounds_stored = 0
             for p in people:
                 assert p.client is not None
@@ -321,6 +337,7 @@ def main(argv: list[str] | None = None) -> int:
                 "requests_per_s": round(len(client_ms) / wall, 1) if wall > 0 else float("nan"),
                 "client": summary(client_ms),
                 "server": summary(server_ms),
+                "server_cpu": summary(cpu_ms),
                 "likes_sent": sum(len(p.sent_likes) for p in people),
                 "likes_stored": stored_total,
                 "likes_lost": lost,
