@@ -9,14 +9,16 @@ Data: ``nextwatch generate netflix`` (:mod:`nextwatch.data.synthetic`) with the 
 and 17,770 movies, Kaggle's layout (``combined_data_1..4.txt`` + ``movie_titles.csv``), seed 0, cached in
 ``--cache`` (default ``var/bench``, gitignored) and reused while its ``synthetic.json`` matches.
 
-Contenders, each in its own child process (so its peak RSS, read with ``os.wait4``, is its own), each
-repeated ``--repeats`` times (median reported):
+Contenders, each in its own child process, each repeated ``--repeats`` times (median reported). A child
+reports its own peak RSS (``VmHWM`` of its address space; ``ru_maxrss`` is not used because Linux carries
+a parent's resident size into its children's) and the parent never loads the data itself:
 
 * ``nextwatch load``: :func:`nextwatch.data.sources.load_source` only: text -> dense user/item indices,
   float32 ratings, int64 timestamps, items and users tables (the loader's own time is also recorded,
   without interpreter start-up and imports);
-* ``nextwatch ingest``: the whole ``python -m nextwatch ingest PATH --out DIR`` command: loading, writing
-  the Parquet dataset and its manifest (sha256 of every source and output file) atomically;
+* ``nextwatch ingest``: the whole ``nextwatch ingest PATH --out DIR`` command (the click command run in
+  the child, the same code as ``python -m nextwatch``): loading, writing the Parquet dataset and its
+  manifest (sha256 of every source and output file) atomically;
 * ``pandas``: ``pandas.read_csv`` (C engine) per file, header lines found with the string accessor,
   movie ids forward-filled, dates via ``to_datetime``, dense users via ``factorize(sort=True)``: the same
   arrays, as a careful pandas user would build them. The children's arrays are checksummed and must
@@ -65,18 +67,53 @@ def _digest(user: Any, item: Any, rating: Any, ts: Any) -> str:
     return h.hexdigest()
 
 
+def vm_hwm() -> int:
+    """This process's peak resident set (bytes), from /proc/self/status.
+
+    Not ``ru_maxrss`` from ``wait4``: Linux carries a parent's resident size over fork and exec into
+    the child's ``ru_maxrss``, so children of a big parent would all look big. ``VmHWM`` belongs to
+    the address space the child got at exec, so it is the child's own.
+    """
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
+def child_ingest(path: Path, out_dir: Path) -> dict[str, Any]:
+    """The ``nextwatch ingest`` command, run in this process (same code as ``python -m nextwatch``)."""
+    from nextwatch.cli import main as cli
+
+    start = time.perf_counter()
+    cli(["ingest", str(path), "--out", str(out_dir)], standalone_mode=False)
+    seconds = time.perf_counter() - start
+    peak = vm_hwm()
+    manifest = json.loads((out_dir / "manifest.json").read_text())
+    return {"seconds_in_process": seconds, "n": manifest["n_interactions"], "vm_hwm": peak}
+
+
+def child_digest(out_dir: Path) -> dict[str, Any]:
+    from nextwatch.data.store import load_dataset
+
+    i = load_dataset(out_dir).interactions
+    return {"n": len(i), "digest": _digest(i.user_idx, i.item_idx, i.rating, i.timestamp)}
+
+
 def child_load(path: Path) -> dict[str, Any]:
     from nextwatch.data.sources import load_source
 
     start = time.perf_counter()
     src = load_source(path)
     seconds = time.perf_counter() - start
+    peak = vm_hwm()
     inter = src.interactions
     assert inter is not None
     return {
         "seconds_in_process": seconds,
         "n": len(inter),
         "n_users": src.users.height,
+        "vm_hwm": peak,
         "digest": _digest(inter.user_idx, inter.item_idx, inter.rating, inter.timestamp),
     }
 
@@ -116,10 +153,12 @@ def child_pandas(path: Path) -> dict[str, Any]:
     rating = np.concatenate(ratings)
     ts = np.concatenate(days)
     seconds = time.perf_counter() - start
+    peak = vm_hwm()
     return {
         "seconds_in_process": seconds,
         "n": len(user_raw),
         "n_users": len(uniques),
+        "vm_hwm": peak,
         "digest": _digest(codes, item, rating, ts),
     }
 
@@ -127,30 +166,19 @@ def child_pandas(path: Path) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------- parent
 
 
-def run_child(cmd: list[str]) -> tuple[float, int, str, float]:
-    """Run ``cmd``; return (wall seconds, peak RSS bytes of that child, its stdout, its CPU seconds)."""
+def run_child(cmd: list[str]) -> tuple[float, float]:
+    """Run ``cmd``; return (wall seconds, CPU seconds of that child: user + system, all its threads)."""
     env = {**os.environ, "NEXTWATCH_PROGRESS": "0"}
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+    with tempfile.TemporaryFile("w+") as err:
         start = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env, cwd=REPO)
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, env=env, cwd=REPO)
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - start
-        code = os.waitstatus_to_exitcode(status)
-        proc.returncode = code
-        out.seek(0)
-        err.seek(0)
-        stdout, stderr = out.read(), err.read()
-    if code != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed ({code}):\n{stderr[-3000:]}")
-    return wall, usage.ru_maxrss * 1024, stdout, usage.ru_utime + usage.ru_stime
-
-
-def dataset_digest(folder: Path) -> tuple[int, str]:
-    from nextwatch.data.store import load_dataset
-
-    ds = load_dataset(folder)
-    i = ds.interactions
-    return len(i), _digest(i.user_idx, i.item_idx, i.rating, i.timestamp)
+        proc.returncode = code = os.waitstatus_to_exitcode(status)
+        if code != 0:
+            err.seek(0)
+            raise RuntimeError(f"{' '.join(cmd)} failed ({code}):\n{err.read()[-3000:]}")
+    return wall, usage.ru_utime + usage.ru_stime
 
 
 def ensure_data(cache: Path, n_ratings: int, seed: int) -> Path:
@@ -223,26 +251,25 @@ def bench_size(n_ratings: int, repeats: int, cache: Path, seed: int, skip_pandas
     for r in range(repeats):
         for name in contenders:
             out_json = cache / f".child-{os.getpid()}.json"
-            if name == "nextwatch ingest":
-                out_dir = cache / f"ds-{n_ratings}"
-                wall, rss, stdout, cpu = run_child(
-                    [sys.executable, "-m", "nextwatch", "ingest", str(data), "--out", str(out_dir), "--json"]
-                )
-                info = json.loads(stdout.strip().splitlines()[-1])
-                n = info["n_interactions"]
-                rec: dict[str, Any] = {"wall_s": wall, "cpu_s": cpu, "peak_rss_bytes": rss, "n": n}
-                if r == 0:
-                    n_check, digests[name] = dataset_digest(out_dir)
-                    assert n_check == n
+            kind = {"nextwatch load": "load", "nextwatch ingest": "ingest", "pandas": "pandas"}[name]
+            out_dir = cache / f"ds-{n_ratings}"
+            extra = [str(out_dir)] if kind == "ingest" else []
+            wall, cpu = run_child([sys.executable, here, "--child", kind, str(data), str(out_json), *extra])
+            info = json.loads(out_json.read_text())
+            out_json.unlink()
+            rec: dict[str, Any] = {
+                "wall_s": wall,
+                "cpu_s": cpu,
+                "peak_rss_bytes": info["vm_hwm"],
+                "n": info["n"],
+                "in_process_s": info["seconds_in_process"],
+            }
+            if kind == "ingest":
+                if r == 0:  # checksum the written dataset in another child (not timed)
+                    run_child([sys.executable, here, "--child", "digest", str(out_dir), str(out_json)])
+                    digests[name] = json.loads(out_json.read_text())["digest"]
+                    out_json.unlink()
             else:
-                kind = "load" if name == "nextwatch load" else "pandas"
-                wall, rss, _, cpu = run_child(
-                    [sys.executable, here, "--child", kind, str(data), str(out_json)]
-                )
-                info = json.loads(out_json.read_text())
-                out_json.unlink()
-                rec = {"wall_s": wall, "cpu_s": cpu, "peak_rss_bytes": rss, "n": info["n"],
-                       "in_process_s": info["seconds_in_process"]}  # fmt: skip
                 digests[name] = info["digest"]
             assert rec["n"] == n_ratings, (name, rec["n"])
             runs[name].append(rec)
@@ -302,8 +329,8 @@ def write_markdown(results: dict[str, Any]) -> str:
         "Generated by `benchmarks/ingest.py` (synthetic Netflix Prize data in Kaggle's combined layout, "
         "480,189 customers, 17,770 movies, seed 0). Each figure is the median of the runs; "
         "each run is its own "
-        "child process, whose peak RSS is read with `os.wait4`. Wall times include interpreter start-up and "
-        "imports; *in-process* is the parse alone; CPU is the child's user + system time (both cores "
+        "child process, which reports its own peak RSS (`VmHWM`). Wall times include interpreter start-up "
+        "and imports; *in-process* excludes them; CPU is the child's user + system time (both cores "
         "count), a figure that depends less on other work sharing the machine than wall time does.",
         "",
         f"Machine: {m['cpu']}, {m['cores_usable']} usable cores ({m['cores']} visible), "
@@ -350,12 +377,17 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=REPO / "var" / "bench")
     parser.add_argument("--skip-pandas", action="store_true", help="only nextwatch (e.g. a quick check)")
     parser.add_argument("--no-save", action="store_true", help="print, do not update benchmarks/results")
-    parser.add_argument("--child", choices=["load", "pandas"], help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=["load", "ingest", "pandas", "digest"], help=argparse.SUPPRESS)
     parser.add_argument("child_args", nargs="*", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         path, out = Path(args.child_args[0]), Path(args.child_args[1])
-        info = child_load(path) if args.child == "load" else child_pandas(path)
+        if args.child == "ingest":
+            info = child_ingest(path, Path(args.child_args[2]))
+        elif args.child == "digest":
+            info = child_digest(path)
+        else:
+            info = child_load(path) if args.child == "load" else child_pandas(path)
         out.write_text(json.dumps(info))
         return
     args.cache.mkdir(parents=True, exist_ok=True)
