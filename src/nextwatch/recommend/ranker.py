@@ -136,14 +136,19 @@ class HybridRanker:
             for o in order
         ]
 
-    def cf_scores(self, liked: np.ndarray, shown: np.ndarray) -> np.ndarray:
-        """Logits of every item for the person folded in from their feedback."""
+    def cf_scores(
+        self, liked: np.ndarray, shown: np.ndarray, blocked: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Logits of every item for the person folded in from their feedback (NaN where CF cannot or
+        need not score: items never seen in training, and ``blocked`` ones, which are not scored)."""
         assert self.cf is not None
         negatives = np.setdiff1d(shown, liked)
         theta = self.cf.fold_in(liked, negatives, config=self.config.foldin, seed=_seed(liked, shown))
-        scores = self.cf.score(theta)
+        skip = self._untrained if blocked is None else (self._untrained | blocked)
+        wanted = np.flatnonzero(~skip)
+        scores = np.full(self.n_items, np.nan)
         # items never seen in training keep their random initial embeddings: CF cannot score them
-        scores[self._untrained] = np.nan
+        scores[wanted] = self.cf.score(theta, wanted)
         return scores
 
     def taste(self, liked: np.ndarray) -> np.ndarray:
@@ -181,7 +186,7 @@ class HybridRanker:
         cf_all = None
         q = None
         if use_cf:
-            cf_all = self.cf_scores(liked, shown)
+            cf_all = self.cf_scores(liked, shown, blocked)
             cand_parts.append(self._top(cf_all, blocked, n_cand))
         if use_content:
             q = taste if taste is not None else self.taste(liked)
