@@ -35,6 +35,8 @@ def test_unknown_keys_are_rejected_with_the_known_ones_named() -> None:
         (NeuMFConfig, {"alpha": 1.5}, "alpha"),
         (NeuMFConfig, {"pretrain": "yes"}, "true or false"),
         (PopConfig, {"damping": -1}, "damping"),
+        (GMFConfig, {"lr_decay": 0.0}, "lr_decay"),
+        (GMFConfig, {"seed": -1}, "seed"),
     ],
 )
 def test_bad_values_are_rejected(klass, data, match) -> None:  # type: ignore[no-untyped-def]

@@ -144,9 +144,15 @@ class TrainConfig(Config):
     #: sampled negatives per positive each epoch (implicit objective only)
     n_negatives: int = 4
     optimizer: Literal["adam", "sgd"] = "adam"
+    #: the learning rate of epoch e (0-based) is ``learning_rate * lr_decay ** e``
+    lr_decay: float = 1.0
     seed: int = 0
 
     def validate(self) -> None:
+        if not 0.0 < self.lr_decay <= 1.0:
+            raise InputError(f"setting lr_decay={self.lr_decay} must be in (0, 1]")
+        if self.seed < 0:
+            raise InputError(f"setting seed={self.seed} must be >= 0")
         if self.epochs < 0:
             raise InputError(f"setting epochs={self.epochs} must be >= 0")
         if self.learning_rate <= 0:
@@ -240,6 +246,7 @@ class NeuMFConfig(TrainConfig):
             "batch_size": self.batch_size,
             "n_negatives": self.n_negatives,
             "optimizer": "adam",
+            "lr_decay": self.lr_decay,
             "seed": self.seed,
         }
 

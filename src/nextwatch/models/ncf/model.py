@@ -79,8 +79,6 @@ class NCFModel(Recommender):
     ) -> None:
         if options:
             raise TypeError(f"unknown fit options: {', '.join(options)}")
-        if self.config.seed < 0:
-            raise NextwatchError(f"seed must be >= 0, not {self.config.seed}")
         data = TrainData.build(
             dataset.interactions, dataset.n_users, dataset.n_items, self.objective, dataset.rating_scale
         )

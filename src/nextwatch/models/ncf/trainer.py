@@ -246,6 +246,9 @@ class EpochTrainer:
         epoch = self.epoch
         t0 = time.perf_counter()
         self.module.train()
+        # a pure function of the epoch (no scheduler state), so a resumed run gets the same rate
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.config.learning_rate * self.config.lr_decay**epoch
         total = self.samples_per_epoch
         bs = self.batch_size
         reg = self.config.reg
