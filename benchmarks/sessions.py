@@ -694,6 +694,38 @@ def _latency_table(lat: dict[str, Any], load: Any) -> list[str]:
     ]
 
 
+def _beats(d: dict[str, float]) -> str:
+    if d["diff"] > 2 * d["se"]:
+        return f"wins ({d['diff']:+d} ± {d['se']} hits)"
+    if d["diff"] < -2 * d["se"]:
+        return f"loses ({d['diff']:+d} ± {d['se']} hits)"
+    return f"ties ({d['diff']:+d} ± {d['se']} hits, within two standard errors)"
+
+
+def _verdict(res: dict[str, Any]) -> list[str]:
+    """The two questions the issue asks, answered from the figures."""
+    lines = ["## Verdict", ""]
+    for key, name in (("report", "RankerConfig defaults"), ("report_recommended", "recommended settings")):
+        vs = res.get(key, {}).get("hybrid_vs")
+        if vs:
+            lines.append(
+                f"- Hybrid, {name}: vs CF {_beats(vs['cf'])}; vs content {_beats(vs['content'])}; "
+                f"vs popularity {_beats(vs['popularity'])}."
+            )
+    for key in ("latency", "latency_fast_foldin"):
+        if key in res:
+            lat = res[key]
+            rnd, tgt = lat["round_ms"], lat["targets"]
+            ok = rnd["p50"] <= tgt["p50_ms"] and rnd["p99"] <= tgt["p99_ms"]
+            lines.append(
+                f"- Latency ({lat['settings_name']}): round p50 {lat['round_ms']['p50']:.1f} ms, p99 "
+                f"{lat['round_ms']['p99']:.1f} ms wall ({'within' if ok else 'outside'} the targets on this "
+                f"machine at load {res['loadavg_after']}); CPU time of the round p50 "
+                f"{lat['round_cpu_ms']['p50']:.1f} ms, p99 {lat['round_cpu_ms']['p99']:.1f} ms."
+            )
+    return [*lines, ""]
+
+
 def markdown(res: dict[str, Any]) -> str:
     m = res["machine"]
     s = res["settings"]
@@ -725,6 +757,7 @@ def markdown(res: dict[str, Any]) -> str:
         "hybrid = both candidate sets, min-max normalised, blended on the schedule, MMR-diversified.",
         "",
     ]
+    lines += _verdict(res)
     lines += _group_tables("Reported group, RankerConfig defaults", res["report"], s["rounds"])
     if "report_recommended" in res:
         lines += _group_tables(
@@ -787,7 +820,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, help="simulate only the first N people of each group (a quick look)")
     ap.add_argument("--latency-people", type=int, default=100)
     ap.add_argument("--no-write", action="store_true", help="do not write benchmarks/results")
+    ap.add_argument("--render", action="store_true", help="only rewrite sessions.md from sessions.json")
     args = ap.parse_args(argv)
+    if args.render:
+        from nextwatch.io import atomic_file, read_json
+
+        text = markdown(read_json(RESULTS / "sessions.json"))
+        with atomic_file(RESULTS / "sessions.md", "w", encoding="utf-8") as f:
+            f.write(text)
+        print(text)
+        return 0
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
