@@ -67,3 +67,17 @@ def test_serve_on_a_free_port_answers_and_stops_cleanly_on_sigterm(tmp_path):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_serving_caps_library_thread_pools_at_the_setting():
+    threadpoolctl = __import__("pytest").importorskip("threadpoolctl")
+    import numpy  # noqa: F401  (loads the BLAS library whose pool is capped)
+
+    from nextwatch.web import _limit_library_threads
+
+    with threadpoolctl.threadpool_limits(limits=2):  # restores the pools on exit
+        _limit_library_threads(1)
+        pools = threadpoolctl.threadpool_info()
+        assert pools and all(p["num_threads"] == 1 for p in pools)
+        _limit_library_threads(0)  # 0: leave alone
+        assert all(p["num_threads"] == 1 for p in threadpoolctl.threadpool_info())

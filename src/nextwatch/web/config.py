@@ -46,6 +46,8 @@ DEFAULTS: dict[str, Any] = {
     # genres in the round page's table and chart, and on the taste page
     "TOP_GENRES": 5,
     "TASTE_GENRES": 10,
+    # BLAS/OpenMP threads per request thread when serving (0: library defaults); see web.serve
+    "LIBRARY_THREADS": 1,
     # at start: compile templates, build the title index, load the sentence encoder (see create_app)
     "WARM_UP": True,
     # an already-open recommender object (tests, `nextwatch demo`); wins over MODEL_DIR
@@ -66,7 +68,7 @@ DEFAULTS: dict[str, Any] = {
 #: The settings nextwatch itself adds (named in the hint for an unknown key).
 OWN_KEYS = (
     "MODEL_DIR", "PROFILE_STORE", "INSTANCE_PATH", "SECRET_KEY", "MAX_CONTENT_LENGTH",
-    "ROUND_SIZE", "SEARCH_RESULTS", "TOP_GENRES", "TASTE_GENRES",
+    "ROUND_SIZE", "SEARCH_RESULTS", "TOP_GENRES", "TASTE_GENRES", "LIBRARY_THREADS", "WARM_UP",
 )  # fmt: skip
 
 #: Environment variable -> setting.
@@ -83,6 +85,7 @@ _INT_LIMITS: dict[str, tuple[int, int]] = {
     "SEARCH_RESULTS": (1, 100),
     "TOP_GENRES": (1, 50),
     "TASTE_GENRES": (1, 50),
+    "LIBRARY_THREADS": (0, 256),
 }
 
 _PATHS = ("MODEL_DIR", "INSTANCE_PATH", "CONFIG_FILE")
