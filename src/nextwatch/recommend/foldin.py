@@ -20,12 +20,22 @@ catalogue at load time; each step only pays for the item rows it touches.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import torch
 from torch import nn
 
 from nextwatch.models.ncf.modules import GMF, MF, MLP, NeuMF
+
+
+class _Rows(NamedTuple):
+    """Item-side rows of one pass (None for a branch the model lacks)."""
+
+    gmf_a: np.ndarray | None
+    mlp_c: np.ndarray | None
+    mf_q: np.ndarray | None
+    mf_bi: np.ndarray | None
 
 
 @dataclass(frozen=True)
@@ -123,44 +133,49 @@ class FoldInScorer:
         """The stranger's starting point: the mean trained user parameters."""
         return self.mu.copy()
 
-    def _forward(
-        self, theta: np.ndarray, items: np.ndarray | None, keep: bool
-    ) -> tuple[np.ndarray, list[np.ndarray]]:
-        parts = self._split(theta)
+    def _rows(self, items: np.ndarray | None) -> _Rows:
+        """The item-side rows a pass over ``items`` reads (all items when None), gathered once."""
         sel = slice(None) if items is None else items
-        logit = np.full(self.n_items if items is None else len(items), self.bias, dtype=np.float64)
+
+        def take(a: np.ndarray | None) -> np.ndarray | None:
+            return None if a is None else a[sel]
+
+        return _Rows(take(self.gmf_a), take(self.mlp_c), take(self.mf_q), take(self.mf_bi))
+
+    def _forward(self, theta: np.ndarray, rows: _Rows, keep: bool) -> tuple[np.ndarray, list[np.ndarray]]:
+        parts = self._split(theta)
+        n = len(next(r for r in rows if r is not None))
+        logit = np.full(n, self.bias, dtype=np.float64)
         acts: list[np.ndarray] = []
-        if self.kind in ("neumf", "gmf"):
-            logit += self.gmf_a[sel] @ parts[0]  # type: ignore[index]
-        if self.kind in ("neumf", "mlp"):
-            p_m = parts[-1] if self.kind == "neumf" else parts[0]
-            x = np.maximum(self.mlp_c[sel] + (self.mlp_wu @ p_m), 0.0)  # type: ignore[index,operator]
+        if rows.gmf_a is not None:
+            logit += rows.gmf_a @ parts[0]
+        if rows.mlp_c is not None:
+            p_m = parts[-1]
+            x = np.maximum(rows.mlp_c + (self.mlp_wu @ p_m), 0.0)  # type: ignore[operator]
             acts.append(x)
             for w, b in self.tower:
                 x = np.maximum(x @ w.T + b, 0.0)
                 acts.append(x)
             logit += x @ self.mlp_h
-        if self.kind == "mf":
-            logit += self.mf_q[sel] @ parts[0] + parts[1][0] + self.mf_bi[sel]  # type: ignore[index]
+        if rows.mf_q is not None:
+            logit += rows.mf_q @ parts[0] + parts[1][0] + rows.mf_bi
         return logit, acts if keep else []
 
     def score(self, theta: np.ndarray, items: np.ndarray | None = None) -> np.ndarray:
         """Logits of ``items`` (every item when None) for user parameters ``theta``."""
-        return self._forward(theta, items, keep=False)[0]
+        return self._forward(theta, self._rows(items), keep=False)[0]
 
-    def _grad(
-        self, theta: np.ndarray, items: np.ndarray, dlogit: np.ndarray, acts: list[np.ndarray]
-    ) -> np.ndarray:
+    def _grad(self, rows: _Rows, dlogit: np.ndarray, acts: list[np.ndarray]) -> np.ndarray:
         grads: list[np.ndarray] = []
-        if self.kind in ("neumf", "gmf"):
-            grads.append(self.gmf_a[items].T @ dlogit)  # type: ignore[index]
-        if self.kind in ("neumf", "mlp"):
+        if rows.gmf_a is not None:
+            grads.append(rows.gmf_a.T @ dlogit)
+        if rows.mlp_c is not None:
             delta = dlogit[:, None] * self.mlp_h[None, :] * (acts[-1] > 0)  # type: ignore[index]
             for (w, _b), a in zip(reversed(self.tower), reversed(acts[:-1]), strict=True):
                 delta = (delta @ w) * (a > 0)
             grads.append(self.mlp_wu.T @ delta.sum(axis=0))  # type: ignore[union-attr]
-        if self.kind == "mf":
-            grads.append(self.mf_q[items].T @ dlogit)  # type: ignore[index]
+        if rows.mf_q is not None:
+            grads.append(rows.mf_q.T @ dlogit)
             grads.append(np.array([dlogit.sum()]))
         return np.concatenate(grads)
 
@@ -202,10 +217,11 @@ class FoldInScorer:
         m = np.zeros_like(theta)
         v = np.zeros_like(theta)
         b1, b2, eps = 0.9, 0.999, 1e-8
+        rows = self._rows(items)  # gathered once: every step reads the same rows
         for t in range(1, cfg.steps + 1):
-            logit, acts = self._forward(theta, items, keep=True)
+            logit, acts = self._forward(theta, rows, keep=True)
             dlogit = w * (_sigmoid(logit) - y)
-            g = self._grad(theta, items, dlogit, acts) + 2.0 * cfg.reg * (theta - self.mu)
+            g = self._grad(rows, dlogit, acts) + 2.0 * cfg.reg * (theta - self.mu)
             m = b1 * m + (1 - b1) * g
             v = b2 * v + (1 - b2) * g * g
             theta -= cfg.learning_rate * (m / (1 - b1**t)) / (np.sqrt(v / (1 - b2**t)) + eps)
@@ -223,10 +239,11 @@ class FoldInScorer:
         self, theta: np.ndarray, items: np.ndarray, y: np.ndarray, w: np.ndarray, reg: float
     ) -> np.ndarray:
         """Analytic gradient of :meth:`loss` (checked against finite differences in the tests)."""
-        logit, acts = self._forward(theta, items, keep=True)
+        rows = self._rows(items)
+        logit, acts = self._forward(theta, rows, keep=True)
         w = w / w.sum()
         dlogit = w * (_sigmoid(logit) - y)
-        return self._grad(theta, items, dlogit, acts) + 2.0 * reg * (theta - self.mu)
+        return self._grad(rows, dlogit, acts) + 2.0 * reg * (theta - self.mu)
 
     def item_similarity(self, item: int, others: np.ndarray) -> np.ndarray:
         """Cosine similarity of item-side CF vectors (for "people who liked X also liked this")."""

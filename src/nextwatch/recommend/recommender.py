@@ -108,18 +108,22 @@ class Recommender:
         *,
         store: str | os.PathLike[str] | ProfileStore | None = None,
         config: RankerConfig | None = None,
-        only_described: bool | None = None,
+        only_described: bool | None = False,
         content: Any | None = None,
     ) -> Recommender:
-        """Load a model folder, its dataset's items, embeddings and index (built on first use)."""
+        """Load a model folder, its dataset's items, embeddings and index (built on first use).
+
+        ``only_described`` limits recommendations to movies with a description (None: when the catalogue
+        has at least 50 of them — what the web page wants, since its cards show descriptions).
+        """
         from nextwatch.recommend.loading import load_parts
 
         parts = load_parts(Path(model_dir), content=content)
         ds = parts.dataset
         allowed = None
         described = ds.items["description"].is_not_null().to_numpy()
-        if only_described is None:
-            only_described = bool(described.sum() >= 50 and described.mean() < 1.0)
+        if only_described is None:  # auto (the web page): show described movies when there are enough
+            only_described = bool(described.sum() >= 50)
         if only_described and described.any():
             allowed = described
         ranker = HybridRanker(

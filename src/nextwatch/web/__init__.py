@@ -90,7 +90,8 @@ def _open_recommender(app: Flask) -> Any:
     from nextwatch.recommend.recommender import Recommender
 
     started = time.perf_counter()
-    rec = Recommender.open(model_dir, store=store)
+    # the cards show descriptions: recommend described movies when the catalogue has enough of them
+    rec = Recommender.open(model_dir, store=store, only_described=None)
     log.info("opened model %s in %.1f s (profiles in %s)", model_dir, time.perf_counter() - started, store)
     return rec
 
