@@ -360,3 +360,13 @@ def test_profile_survives_a_restart_with_the_generated_secret_key(fake, tmp_path
     s = round_state(c2.get("/").data)
     assert s["cards"] == ["6", "7", "8", "9", "10"] and s["genres"] == [("Animation", 1)]
     assert len(fake.profiles) == 1
+
+
+def test_when_every_movie_was_shown_the_page_says_so_and_offers_a_reset(client, fake):
+    for _ in range(4):  # 20 movies, 5 a round
+        _submit(client, round_state(client.get("/").data), [], action="none")
+    html = client.get("/").get_data(as_text=True)
+    assert parse(html).cards == []
+    assert "You have seen every movie in the catalogue." in html and 'href="/reset"' in html
+    assert len([c for c in fake.calls if c[0] == "feedback"]) == 4
+    assert client.get("/api/v1/round").json["items"] == []
