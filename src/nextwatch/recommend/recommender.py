@@ -20,6 +20,7 @@ import logging
 import os
 import threading
 import uuid
+from collections import OrderedDict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -71,6 +72,29 @@ class ImportReport:
         }
 
 
+class _LRU:
+    """A small thread-safe least-recently-used map."""
+
+    def __init__(self, maxsize: int) -> None:
+        self.maxsize = maxsize
+        self._data: OrderedDict[Any, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Any) -> Any:
+        with self._lock:
+            if key not in self._data:
+                return None
+            self._data.move_to_end(key)
+            return self._data[key]
+
+    def put(self, key: Any, value: Any) -> None:
+        with self._lock:
+            self._data[key] = value
+            self._data.move_to_end(key)
+            while len(self._data) > self.maxsize:
+                self._data.popitem(last=False)
+
+
 class Recommender:
     """Everything loaded once and shared by every session (thread-safe: sessions keep no state here)."""
 
@@ -99,6 +123,8 @@ class Recommender:
         self.genres_by_id = {iid: list(g or []) for iid, g in zip(self._item_ids, self._genres, strict=True)}
         self._titles_index: TitleIndex | None = None
         self._lock = threading.Lock()
+        #: the last rounds ranked, by (profile, profile revision, k): the ranking is a pure function of them
+        self._ranked_cache = _LRU(maxsize=2048)
 
     # ----------------------------------------------------------------------------------------
     @classmethod
@@ -238,9 +264,12 @@ class Session:
     def next(self, k: int = 5) -> list[Recommendation]:
         """The next ``k`` movies: never one already shown or liked."""
         p = self.store.get_profile(self.profile_id)
-        liked = self._known(p.liked_ids)
-        shown = self._known(p.shown)
-        return [self.rec.card(r.item_idx, r) for r in self.rec.ranker.rank(liked, shown, k)]
+        key = (self.profile_id, p.created_at, p.revision, k)
+        ranked = self.rec._ranked_cache.get(key)
+        if ranked is None:  # a reload of an unchanged round costs no fold-in
+            ranked = self.rec.ranker.rank(self._known(p.liked_ids), self._known(p.shown), k)
+            self.rec._ranked_cache.put(key, ranked)
+        return [self.rec.card(r.item_idx, r) for r in ranked]
 
     def feedback(self, liked: list[str], shown: list[str], round_id: str | None = None) -> None:
         """Record one round: ``shown`` the movies on screen, ``liked`` the ticked ones."""
