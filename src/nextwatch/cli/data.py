@@ -18,7 +18,11 @@ console = Console()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--out", "-o", required=True, type=click.Path(path_type=Path), help="Dataset folder to write.")
 @click.option(
-    "--format", "fmt", type=click.Choice(FORMATS), default="auto", show_default=True,
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="auto",
+    show_default=True,
     help="Source format; detected from the files by default.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the manifest counts as JSON.")
@@ -36,7 +40,9 @@ def ingest(paths: tuple[Path, ...], out: Path, fmt: str, as_json: bool) -> None:
         keys = ("n_users", "n_items", "n_interactions", "n_items_with_description", "fingerprint", "format")
         click.echo(json.dumps({k: manifest[k] for k in keys} | {"linking": manifest.get("linking", [])}))
         return
-    console.print(f"[bold green]wrote[/] {out}  ({manifest['format']}, fingerprint {manifest['fingerprint']})")
+    console.print(
+        f"[bold green]wrote[/] {out}  ({manifest['format']}, fingerprint {manifest['fingerprint']})"
+    )
     console.print(
         f"  {manifest['n_users']:,} users, {manifest['n_items']:,} items, "
         f"{manifest['n_interactions']:,} interactions; "

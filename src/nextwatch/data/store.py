@@ -104,7 +104,9 @@ def write_dataset(
             "n_users": users.height,
             "n_items": items.height,
             "n_interactions": len(interactions),
-            "rating_scale": None if rating_scale is None else [float(rating_scale[0]), float(rating_scale[1])],
+            "rating_scale": None
+            if rating_scale is None
+            else [float(rating_scale[0]), float(rating_scale[1])],
             "n_items_with_description": int(items["description"].is_not_null().sum()),
             "sources": sources,
             "files": {name: sha256_file(tmp / name) for name in names},
@@ -147,7 +149,8 @@ def read_manifest(path: str | os.PathLike[str]) -> dict[str, Any]:
     version = manifest.get("schema_version")
     if version != SCHEMA_VERSION:
         raise NextwatchError(
-            f"{path} was written with dataset schema version {version}; this nextwatch reads {SCHEMA_VERSION}",
+            f"{path} was written with dataset schema version {version}; "
+            f"this nextwatch reads {SCHEMA_VERSION}",
             hint="re-run nextwatch ingest to rebuild it",
         )
     return manifest
