@@ -151,3 +151,24 @@ def test_bundled_sample_is_found_and_matches_its_sources_md(monkeypatch: pytest.
     assert "Usage License" in (sample / SAMPLE_SOURCES[0] / "README.txt").read_text(encoding="utf-8")
     names = {p.name for p in sample.rglob("*") if p.is_file()}
     assert not names & {"ratings.dat", "movies.dat", "movie_titles.csv", "tmdb_5000_movies.csv"}
+
+
+def test_demo_builds_a_model_and_the_app_then_reuses_them(tmp_path: Path) -> None:
+    """`--stop-after model`: dataset, a NeuMF model trained on every rating, embeddings and the web app
+    are built; a second start reuses the model instead of training again."""
+    sample = _write_sample(tmp_path / "sample")
+    work = tmp_path / "work"
+    first = _run(["--workdir", str(work), "--stop-after", "model"], sample)
+    assert first.exit_code == 0, first.output
+    meta = json.loads((work / "model" / "model.json").read_text())
+    manifest = json.loads((work / "dataset" / "manifest.json").read_text())
+    assert meta["dataset"]["fingerprint"] == manifest["fingerprint"]
+    assert meta["model"] == "neumf"
+    assert "training NeuMF" in first.output
+    assert (work / "instance").is_dir()  # the app was created (its secret key lives there)
+    stamp = (work / "model" / "model.json").stat().st_mtime_ns
+
+    second = _run(["--workdir", str(work), "--stop-after", "model"], sample)
+    assert second.exit_code == 0, second.output
+    assert "reusing" in second.output and "training NeuMF" not in second.output
+    assert (work / "model" / "model.json").stat().st_mtime_ns == stamp
