@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,22 @@ import pytest
 
 from nextwatch.data.dataset import Dataset, Interactions, users_frame
 from nextwatch.data.store import load_dataset, write_dataset
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread() -> Iterator[None]:
+    """Tiny models gain nothing from threads, and on a shared machine OpenMP's spinning threads cost
+    a lot: run these tests on one thread, and give the setting back afterwards."""
+    torch = sys.modules.get("torch")  # only if something imported it: these tests need no torch
+    if torch is None:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def build_dataset(
