@@ -427,15 +427,43 @@ def bench_training(ds: Path, batches: list[int], steps: int, repeats: int, ddp: 
                 "batches": per_batch,
             }
         )
+    return {
+        "steps": steps,
+        "repeats": repeats,
+        "runs": runs,
+        "samples_per_s": summarise(runs, batches),
+        "measured_at": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+    }
+
+
+def summarise(runs: dict[str, list[dict[str, Any]]], batches: list[int]) -> dict[str, Any]:
+    """Per global batch: the median samples/s of each mode, and DDP over single."""
     summary: dict[str, Any] = {}
     for i, b in enumerate(batches):
         row: dict[str, Any] = {}
-        for mode in modes:
-            row[mode] = statistics.median(run["batches"][i]["samples_per_s"] for run in runs[mode])
-        if ddp:
+        for mode, mode_runs in runs.items():
+            if mode_runs:
+                row[mode] = statistics.median(run["batches"][i]["samples_per_s"] for run in mode_runs)
+        if "ddp" in row and "single" in row:
             row["ddp_over_single"] = row["ddp"] / row["single"]
         summary[str(b)] = row
-    return {"steps": steps, "repeats": repeats, "runs": runs, "samples_per_s": summary}
+    return summary
+
+
+def merge_training(earlier: dict[str, Any] | None, new: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Pool the runs of two training measurements made with the same steps and batches."""
+    if not earlier or not new:
+        return new or earlier
+    batches = [int(b) for b in new["samples_per_s"]]
+    if earlier["steps"] != new["steps"] or [int(b) for b in earlier["samples_per_s"]] != batches:
+        return new
+    runs = {m: earlier["runs"].get(m, []) + new["runs"].get(m, []) for m in new["runs"]}
+    return new | {
+        "runs": runs,
+        "repeats": max(len(r) for r in runs.values()),
+        "samples_per_s": summarise(runs, batches),
+        "measured_at": f"{earlier.get('measured_at', '?')} and {new['measured_at']}",
+    }
 
 
 def bench_size(args: argparse.Namespace, n_ratings: int) -> dict[str, Any]:
@@ -456,6 +484,7 @@ def bench_size(args: argparse.Namespace, n_ratings: int) -> dict[str, Any]:
             "rows": info["n_interactions"],
             "rows_per_s": info["n_interactions"] / c["wall_s"],
             "loadavg": os.getloadavg(),
+            "measured_at": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
         }
         print(f"  ingest: {entry['ingest']['rows_per_s'] / 1e6:.2f}M rows/s, "
               f"peak RSS {c['peak_rss_gib']:.2f} GiB", flush=True)  # fmt: skip
@@ -482,6 +511,7 @@ def bench_size(args: argparse.Namespace, n_ratings: int) -> dict[str, Any]:
             "train_data_mib": rk["train_data_mib"],
             "n_train_positives": rk["n_train_positives"],
             "result": rk["results"][0],
+            "measured_at": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
         }
         r0 = rk["results"][0]
         print(f"  memory: peak RSS {rk['peak_rss_gib']:.2f} GiB; "
@@ -494,6 +524,7 @@ def bench_size(args: argparse.Namespace, n_ratings: int) -> dict[str, Any]:
         entry["eval"] = json.loads(c["stdout"].strip().splitlines()[-1]) | {
             "wall_s": c["wall_s"],
             "loadavg_before": load,
+            "measured_at": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
         }
         e = entry["eval"]
         print(f"  eval: {e['s_per_1000_users']:.2f}s per 1,000 users (setup {e['setup_s']:.1f}s)", flush=True)
@@ -625,6 +656,7 @@ def main() -> None:
     parser.add_argument("--skip-ingest", action="store_true", help="reuse an ingested dataset if present")
     parser.add_argument("--note", action="append", default=[], help="a note for the markdown")
     parser.add_argument("--no-save", action="store_true")
+    parser.add_argument("--render", action="store_true", help="only rewrite scale.md from scale.json")
     parser.add_argument("--child", choices=["split", "train", "eval"], help=argparse.SUPPRESS)
     parser.add_argument("--dataset", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--threads", type=int, help=argparse.SUPPRESS)
@@ -645,9 +677,24 @@ def main() -> None:
     args.cache.mkdir(parents=True, exist_ok=True)
     path = RESULTS / "scale.json"
     results = json.loads(path.read_text()) if path.is_file() else {"sizes": {}}
+    if args.render:
+        results["notes"] = list(dict.fromkeys([*results.get("notes", []), *args.note]))
+        path.write_text(json.dumps(results, indent=2) + "\n")
+        (RESULTS / "scale.md").write_text(write_markdown(results))
+        return
     for n in args.ratings or [10_000_000]:
         print(f"{n:,} ratings", flush=True)
-        results["sizes"][str(n)] = bench_size(args, n)
+        # parts skipped this time (ingest, training, memory, eval) keep their earlier figures
+        earlier = results["sizes"].get(str(n), {})
+        entry = bench_size(args, n)
+        merged = {
+            **{k: v for k, v in earlier.items() if k in ("ingest", "training", "memory", "eval")},
+            **entry,
+        }
+        training = merge_training(earlier.get("training"), entry.get("training"))
+        if training:
+            merged["training"] = training
+        results["sizes"][str(n)] = merged
         results["machine"] = machine()
         results["notes"] = list(dict.fromkeys([*results.get("notes", []), *args.note]))
         if not args.no_save:
