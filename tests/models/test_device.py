@@ -63,7 +63,9 @@ def test_thread_setting(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU on this machine")
 def test_training_and_scoring_on_cuda(clustered: Dataset, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    model = create_model("neumf", "implicit", device="cuda", epochs=1, embedding_size=4, layers=[8, 4])
+    model = create_model(
+        "neumf", "implicit", device="cuda", epochs=1, embedding_size=4, layers=[8, 4], pretrain_epochs=1
+    )
     model.fit(clustered)
     assert next(model.module.parameters()).device.type == "cuda"  # type: ignore[attr-defined]
     model.save(tmp_path / "m")

@@ -28,7 +28,14 @@ def state_equal(a: torch.nn.Module, b: torch.nn.Module) -> bool:
 def test_two_epochs_beat_an_untrained_model(clustered: Dataset) -> None:
     split = compute_split(clustered, "loo")
     train = train_view(clustered, split, "test")
-    settings = {"embedding_size": 8, "layers": [16, 8], "batch_size": 16, "learning_rate": 0.01, "seed": 1}
+    settings = {
+        "embedding_size": 8,
+        "layers": [16, 8],
+        "batch_size": 16,
+        "learning_rate": 0.01,
+        "seed": 1,
+        "pretrain": False,
+    }
     trained = create_model("neumf", "implicit", device="cpu", epochs=2, **settings).fit(train)
     untrained = create_model("neumf", "implicit", device="cpu", epochs=0, **settings).fit(train)
     hr_trained = evaluate(trained, clustered, "loo-full", split=split)["HR@10"]
@@ -74,6 +81,7 @@ def test_same_seed_same_weights_other_seed_other_weights(clustered: Dataset) -> 
             layers=[8, 4],
             batch_size=64,
             seed=seed,
+            pretrain_epochs=1,  # three stages: GMF, MLP, NeuMF
         )
         return m.fit(clustered).module  # type: ignore[attr-defined,no-any-return]
 

@@ -25,8 +25,12 @@ CASES = [
     ("mf", "explicit", {**TINY, "embedding_size": 4}),
     ("gmf", "implicit", {**TINY, "embedding_size": 4}),
     ("mlp", "implicit", {**TINY, "layers": [8, 4]}),
-    ("neumf", "implicit", {**TINY, "embedding_size": 4, "layers": [8, 4]}),
-    ("neumf", "explicit", {**TINY, "embedding_size": 4, "layers": [8, 4], "pretrain": True}),
+    ("neumf", "implicit", {**TINY, "embedding_size": 4, "layers": [8, 4], "pretrain": False}),
+    (
+        "neumf",
+        "explicit",
+        {**TINY, "embedding_size": 4, "layers": [8, 4], "pretrain": True, "pretrain_epochs": 1},
+    ),
 ]
 IDS = [f"{m}-{o}" for m, o, _ in CASES]
 #: user 47 is in the users table but all its interactions are dropped before training

@@ -41,7 +41,7 @@ def test_train_writes_a_self_describing_folder_and_evaluate_reproduces_it(
     clustered: Dataset, tmp_path: Path
 ) -> None:
     out = tmp_path / "neumf"
-    code, text = cli("train", clustered.path, "--out", out, "--epochs", "2", *TINY)  # type: ignore[arg-type]
+    code, text = cli("train", clustered.path, "--out", out, "--epochs", "2", "--no-pretrain", *TINY)  # type: ignore[arg-type]
     assert code == 0, text
     for name in ("model.json", "config.json", "state.npz", "weights.pt", "metrics.json", "history.json"):
         assert (out / name).is_file(), name
@@ -126,6 +126,7 @@ def test_resume_after_sigkill_equals_the_uninterrupted_run(clustered: Dataset, t
         "--no-eval",
         *fast,
     ]
+    args += ["--set", "pretrain_epochs=3"]
     killed = tmp_path / "killed"
     ckpt = tmp_path / "killed.checkpoints"
     env = {**os.environ, "NEXTWATCH_PROGRESS": "0"}
@@ -163,7 +164,16 @@ def test_resume_after_sigkill_equals_the_uninterrupted_run(clustered: Dataset, t
 def test_resume_refuses_other_settings(clustered: Dataset, tmp_path: Path) -> None:
     out = tmp_path / "kept"
     code, text = cli(
-        "train", clustered.path, "--out", out, "--epochs", "1", "--no-eval", "--keep-checkpoints", *TINY
+        "train",
+        clustered.path,
+        "--out",
+        out,
+        "--epochs",
+        "1",
+        "--no-pretrain",
+        "--no-eval",
+        "--keep-checkpoints",
+        *TINY,
     )  # type: ignore[arg-type]
     assert code == 0, text
     code, text = cli("train", clustered.path, "--out", out, "--resume", "--lr", "0.5")  # type: ignore[arg-type]

@@ -181,15 +181,25 @@ def held_out_metrics(model: Any, dataset: Any, split: Any, part: str) -> dict[st
 @click.option(
     "--objective", type=click.Choice(["implicit", "explicit"]), default="implicit", show_default=True
 )
-@click.option("--epochs", type=int, help="Training epochs (per stage with --pretrain).")
+@click.option(
+    "--epochs",
+    type=int,
+    help="Training epochs (NeuMF: of the final stage; pretraining: --set pretrain_epochs=N).",
+)
 @click.option("--factors", type=int, help="Predictive factors: embedding size; MLP tower 8f-4f-2f-f.")
 @click.option("--layers", help="MLP tower widths, e.g. 64,32,16,8 (first = user+item embedding).")
 @click.option("--batch-size", type=int)
-@click.option("--lr", type=float, help="Learning rate.")
+@click.option(
+    "--lr", type=float, help="Learning rate (NeuMF: of the final stage; --set pretrain_learning_rate=X)."
+)
 @click.option("--reg", type=float, help="L2 penalty on the embeddings a batch touches.")
 @click.option("--negatives", type=int, help="Sampled negatives per positive (implicit).")
 @click.option("--seed", type=int)
-@click.option("--pretrain/--no-pretrain", default=None, help="NeuMF: pretrain GMF and MLP first.")
+@click.option(
+    "--pretrain/--no-pretrain",
+    default=None,
+    help="NeuMF: pretrain GMF and MLP first [default: on for implicit, off for explicit].",
+)
 @click.option("--set", "settings", multiple=True, metavar="KEY=VALUE", help="Any other setting (JSON value).")
 @click.option(
     "--split",

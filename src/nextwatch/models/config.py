@@ -184,6 +184,9 @@ def _check_layers(layers: tuple[int, ...]) -> None:
 class GMFConfig(TrainConfig):
     """Generalized matrix factorisation: ``h . (p_u * q_i) + b``."""
 
+    EXPLICIT_DEFAULTS: ClassVar[Mapping[str, Any]] = {"reg": 0.04, "epochs": 10}
+
+    epochs: int = 15
     embedding_size: int = 32
 
     def validate(self) -> None:
@@ -196,6 +199,9 @@ class GMFConfig(TrainConfig):
 class MLPConfig(TrainConfig):
     """Multi-layer perceptron over concatenated user and item embeddings."""
 
+    EXPLICIT_DEFAULTS: ClassVar[Mapping[str, Any]] = {"reg": 0.04, "epochs": 10}
+
+    batch_size: int = 2048
     #: first = width of [p_u; q_i] (each embedding is half of it), then the hidden ReLU layers
     layers: tuple[int, ...] = (64, 32, 16, 8)
 
@@ -206,18 +212,34 @@ class MLPConfig(TrainConfig):
 
 @dataclass(frozen=True)
 class NeuMFConfig(TrainConfig):
-    """NeuMF: GMF and MLP branches with separate embeddings, fused in one prediction layer."""
+    """NeuMF: GMF and MLP branches with separate embeddings, fused in one prediction layer.
 
-    embedding_size: int = 32
+    Implicit defaults: GMF (64 factors) and MLP (tower 64-32-16-8) are pretrained for 12 epochs each
+    at Adam 1e-3, then NeuMF starts from both and is fine-tuned for 3 epochs at 1e-4 (a large rate
+    there undoes the pretraining). ``epochs`` / ``learning_rate`` are the final stage's.
+    """
+
+    EXPLICIT_DEFAULTS: ClassVar[Mapping[str, Any]] = {
+        "pretrain": False,
+        "epochs": 7,
+        "learning_rate": 0.001,
+        "batch_size": 1024,
+        "reg": 0.04,
+    }
+
+    epochs: int = 3
+    learning_rate: float = 0.0001
+    batch_size: int = 2048
+    embedding_size: int = 64
     layers: tuple[int, ...] = (64, 32, 16, 8)
     #: first train GMF and MLP alone, then start NeuMF from their weights (He et al. 2017, sec. 3.4.1)
-    pretrain: bool = False
+    pretrain: bool = True
     #: weight of the GMF branch when joining the pretrained prediction layers
     alpha: float = 0.5
     #: epochs of each pretraining stage (None: ``epochs``)
-    pretrain_epochs: int | None = None
+    pretrain_epochs: int | None = 12
     #: learning rate of the pretraining stages (None: ``learning_rate``)
-    pretrain_learning_rate: float | None = None
+    pretrain_learning_rate: float | None = 0.001
     #: reg of the pretraining stages (None: ``reg``)
     pretrain_reg: float | None = None
 
@@ -254,6 +276,8 @@ class NeuMFConfig(TrainConfig):
 @dataclass(frozen=True)
 class MFConfig(TrainConfig):
     """Plain matrix factorisation: ``p_u . q_i + b_u + b_i + b``."""
+
+    EXPLICIT_DEFAULTS: ClassVar[Mapping[str, Any]] = {"embedding_size": 64, "reg": 0.04, "epochs": 25}
 
     embedding_size: int = 32
 
