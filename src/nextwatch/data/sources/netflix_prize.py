@@ -242,14 +242,13 @@ def _trim_end(path: Path, data: bytes, first_line: int) -> bytes:
     return data + b"\n"
 
 
-def _chunks(files: list[Path], chunk_bytes: int) -> Iterator[_Chunk]:
+def _chunks(files: list[Path], sizes: list[int], chunk_bytes: int) -> Iterator[_Chunk]:
     """Buffers of at most ~chunk_bytes: big files cut at line ends, small files concatenated."""
     batch: list[bytes] = []
     pieces: list[_Piece] = []
     size = 0
     consumed = 0
-    for path in files:
-        fsize = path.stat().st_size
+    for path, fsize in zip(files, sizes, strict=True):
         if fsize <= min(chunk_bytes // 4, _SMALL_FILE):
             raw = read_bytes(path)
             check_not_binary(raw, path, _TEXT)
@@ -265,18 +264,17 @@ def _chunks(files: list[Path], chunk_bytes: int) -> Iterator[_Chunk]:
         if batch:
             yield _Chunk(b"".join(batch), pieces, consumed)
             batch, pieces, size, consumed = [], [], 0, 0
-        yield from _big_file_chunks(path, chunk_bytes)
+        yield from _big_file_chunks(path, fsize, chunk_bytes)
     if batch:
         yield _Chunk(b"".join(batch), pieces, consumed)
 
 
-def _big_file_chunks(path: Path, chunk_bytes: int) -> Iterator[_Chunk]:
+def _big_file_chunks(path: Path, size: int, chunk_bytes: int) -> Iterator[_Chunk]:
     """A big file in pieces of ~chunk_bytes, each ending after a newline.
 
     The end of each piece is found first (seek ``chunk_bytes`` ahead, read to the end of that line), then
     the piece is read in one call: one buffer per chunk, no read-ahead and no copies of the text.
     """
-    size = path.stat().st_size
     line = 1
     start = 0
     with open(path, "rb") as f:
@@ -566,14 +564,15 @@ def read_ratings(
 ) -> tuple[Interactions, pl.DataFrame]:
     """Parse rating files in bounded chunks into interactions (and the users table) for ``items``."""
     chunk_bytes = chunk_bytes or CHUNK_BYTES
-    total = sum(p.stat().st_size for p in files)
+    sizes = [p.stat().st_size for p in files]
+    total = sum(sizes)
     table = _item_table(items)
     out = _Output(total // 13 + 1, table)
     headers = _Headers()
     carry: int | None = None
     with make_progress() as progress:
         task = progress.add_task("parsing Netflix Prize ratings", total=total)
-        for chunk in _chunks(files, chunk_bytes):
+        for chunk in _chunks(files, sizes, chunk_bytes):
             if chunk.pieces[0].file_start:
                 carry = None
             block, carry = _parse_chunk(chunk, carry, headers)
