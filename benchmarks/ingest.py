@@ -368,7 +368,8 @@ def write_markdown(results: dict[str, Any]) -> str:
             f"- {size['n_ratings']:,} ratings ({size['text_bytes'] / 2**30:.2f} GiB of text), "
             f"{size['repeats']} runs "
             f"each, measured {size['measured_at']}; arrays identical across contenders: "
-            f"{'yes' if size['arrays_identical'] else 'NO'}; load average "
+            f"{'yes' if size['arrays_identical'] else 'NO'}; nextwatch at {size['machine']['git_commit']}; "
+            "load average "
             f"before {lb[0]:.1f} / after {la[0]:.1f} "
             "(1-minute; other work shared the machine when it is above 0)."
         )
