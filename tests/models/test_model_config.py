@@ -64,8 +64,15 @@ def test_tower_for_is_the_paper_tower() -> None:
 
 def test_pretraining_stages_inherit_the_neumf_settings() -> None:
     cfg = NeuMFConfig(
-        embedding_size=4, layers=(32, 16, 8), epochs=7, pretrain_epochs=2, batch_size=64, seed=9
+        embedding_size=4,
+        layers=(32, 16, 8),
+        epochs=7,
+        pretrain_epochs=2,
+        batch_size=64,
+        pretrain_batch_size=None,
+        seed=9,
     )
     g, m = cfg.gmf_config(), cfg.mlp_config()
     assert (g.embedding_size, g.epochs, g.batch_size, g.seed) == (4, 2, 64, 9)
     assert (m.layers, m.epochs) == ((32, 16, 8), 2)
+    assert cfg.replace(pretrain_batch_size=16).gmf_config().batch_size == 16

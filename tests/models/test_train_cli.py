@@ -126,7 +126,7 @@ def test_resume_after_sigkill_equals_the_uninterrupted_run(clustered: Dataset, t
         "--no-eval",
         *fast,
     ]
-    args += ["--set", "pretrain_epochs=3"]
+    args += ["--set", "pretrain_epochs=3", "--set", "pretrain_batch_size=32"]
     killed = tmp_path / "killed"
     ckpt = tmp_path / "killed.checkpoints"
     env = {**os.environ, "NEXTWATCH_PROGRESS": "0"}

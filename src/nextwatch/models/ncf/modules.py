@@ -199,9 +199,10 @@ class MF(nn.Module):
         self.user_bias = nn.Embedding(n_users, 1)
         self.item_bias = nn.Embedding(n_items, 1)
         self.bias = nn.Parameter(torch.zeros(1))
-        # N(0, 0.01) would make every dot product ~0 at the start; 0.1 breaks symmetry usefully for MF
-        nn.init.normal_(self.user_embedding.weight, std=0.1)
-        nn.init.normal_(self.item_embedding.weight, std=0.1)
+        # N(0, 0.01) as the other models: a wider start (0.1) leaves random directions in rarely seen
+        # rows that the per-sample L2 seldom shrinks (validation RMSE 0.868 -> 0.866 on ML-1M)
+        _init_embedding(self.user_embedding)
+        _init_embedding(self.item_embedding)
         nn.init.zeros_(self.user_bias.weight)
         nn.init.zeros_(self.item_bias.weight)
 
