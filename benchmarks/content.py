@@ -343,13 +343,14 @@ def part_encoding(cache: Path, repeats: int) -> tuple[dict[str, Any], Path]:
     load_s = time.perf_counter() - t0
     enc.encode(texts[:64])  # warm-up (first-call allocations)
     folder = store_folder(ds_dir, config.model)
-    cold, cached = [], []
+    cold, cold_cpu, cached = [], [], []
     la0 = loadavg()
     for r in range(repeats):
         shutil.rmtree(folder, ignore_errors=True)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         store = EmbeddingStore.load_or_build(ds, config=config, encoder=enc, progress=False)
         cold.append(time.perf_counter() - t0)
+        cold_cpu.append(time.process_time() - c0)
         assert store.n_encoded == len(set(texts)), store.n_encoded
         print(
             f"  cold encode {r + 1}/{repeats}: {cold[-1]:.1f} s ({len(texts) / cold[-1]:.1f}/s)", flush=True
@@ -371,6 +372,9 @@ def part_encoding(cache: Path, repeats: int) -> tuple[dict[str, Any], Path]:
         "cold_s": round(median(cold), 2),
         "cold_s_all": [round(x, 2) for x in cold],
         "cold_sentences_per_s": round(len(texts) / median(cold), 1),
+        "cold_cpu_s": round(median(cold_cpu), 2),
+        "cold_sentences_per_cpu_s": round(len(texts) / median(cold_cpu), 1),
+        "torch_threads": _torch_threads(),
         "cached_s": round(median(cached), 4),
         "cached_s_all": [round(x, 4) for x in cached],
         "cached_sentences_per_s": round(len(texts) / median(cached), 1),
@@ -378,6 +382,12 @@ def part_encoding(cache: Path, repeats: int) -> tuple[dict[str, Any], Path]:
         "load_average_after": loadavg(),
     }
     return res, ds_dir
+
+
+def _torch_threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
 
 
 def taste_queries(vectors: np.ndarray, n: int, seed: int) -> np.ndarray:
@@ -637,7 +647,13 @@ def markdown(res: dict[str, Any]) -> str:
             f"Cold runs (store emptied, every item text encoded): {enc['cold_s_all']} s; from the cache "
             f"(store read, every item text rebuilt and hashed, nothing encoded): {enc['cached_s_all']} s. "
             f"Batch size {enc['batch_size']}, mean {enc['mean_words_per_text']} words per item text. "
-            f"Run {enc.get('date', '?')}, load average {enc['load_average_before']} -> "
+            + (
+                f"CPU time of a cold run: {enc['cold_cpu_s']:.0f} s on {enc['torch_threads']} torch threads "
+                f"({enc['cold_sentences_per_cpu_s']:.0f} sentences per CPU-second). "
+                if "cold_cpu_s" in enc
+                else ""
+            )
+            + f"Run {enc.get('date', '?')}, load average {enc['load_average_before']} -> "
             f"{enc['load_average_after']}.",
             "",
         ]
