@@ -123,6 +123,12 @@ def test_save_load_gives_identical_scores(fitted, tmp_path: Path) -> None:  # ty
     a, b = model.recommend(2, k=7), back.recommend(2, k=7)
     assert a.items.tolist() == b.items.tolist() and a.impossible == b.impossible
     assert back.state.user_ids.tolist() == ds.user_ids().tolist()  # type: ignore[union-attr]
+    # the training users' seen items live outside state.npz and are memory-mapped, not read, on load
+    with np.load(tmp_path / "m" / "state.npz") as z:
+        assert "seen_indices" not in z.files and "seen_indptr" not in z.files
+    assert isinstance(back.state.seen_indices, np.memmap)  # type: ignore[union-attr]
+    for u in range(ds.n_users):
+        assert back.state.seen(u).tolist() == model.state.seen(u).tolist()  # type: ignore[union-attr]
     # no pickle anywhere: the arrays load with allow_pickle=False (load_model did) and the weights
     # with weights_only=True
     if (tmp_path / "m" / "weights.pt").exists():

@@ -1,9 +1,10 @@
 """``nextwatch train``: train a model on a dataset's stored split and write a self-describing folder.
 
 MODEL_DIR ends up holding ``model.json`` (model type, dataset path and fingerprint, split, code
-version, training time), ``config.json``, ``state.npz`` (id maps, counts, seen items), ``weights.pt``
-(torch state dict, loaded with ``weights_only=True``), ``metrics.json`` (held-out metrics after
-training), ``history.json`` and ``loss.png``. The folder is swapped in atomically at the end; per-epoch
+version, training time), ``config.json``, ``state.npz`` (id maps, counts), ``seen_indptr.npy`` and
+``seen_indices.npy`` (the training users' seen items, memory-mapped on load), ``weights.pt`` (torch
+state dict, loaded with ``weights_only=True``), ``metrics.json`` (held-out metrics after training),
+``history.json`` and ``loss.png``. The folder is swapped in atomically at the end; per-epoch
 checkpoints live in ``MODEL_DIR.checkpoints/`` until then, for ``--resume``.
 """
 

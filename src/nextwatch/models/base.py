@@ -41,6 +41,9 @@ MODEL_FORMAT = 1
 MODEL_FILE = "model.json"
 CONFIG_FILE = "config.json"
 STATE_FILE = "state.npz"
+#: each training user's seen items (CSR), kept apart from state.npz and memory-mapped on load, so that
+#: serving new people (who are not in the training data) never reads the training interactions
+SEEN_FILES = {"seen_indptr": "seen_indptr.npy", "seen_indices": "seen_indices.npy"}
 
 _REGISTRY: dict[str, type[Recommender]] = {}
 #: model.json keys the model writes itself; every other key is provenance (dataset, split, ...)
@@ -131,7 +134,8 @@ class FitState:
         ok[ok] = self.item_count[items[ok]] > 0
         return ok
 
-    def arrays(self) -> dict[str, np.ndarray]:
+    def arrays(self, *, seen: bool = True) -> dict[str, np.ndarray]:
+        """Every array of the state (``seen=False``: without the seen-items CSR)."""
         scale = np.array(self.rating_scale if self.rating_scale else [np.nan, np.nan], np.float64)
         return {
             "sizes": np.array([self.n_users, self.n_items], np.int64),
@@ -139,12 +143,10 @@ class FitState:
             "item_count": self.item_count,
             "item_rating_sum": self.item_rating_sum,
             "global_mean": np.array([self.global_mean], np.float64),
-            "seen_indptr": self.seen_indptr,
-            "seen_indices": self.seen_indices,
             "rating_scale": scale,
             "user_ids": self.user_ids.astype(str),
             "item_ids": self.item_ids.astype(str),
-        }
+        } | ({"seen_indptr": self.seen_indptr, "seen_indices": self.seen_indices} if seen else {})
 
     @classmethod
     def from_arrays(cls, a: dict[str, np.ndarray]) -> FitState:
@@ -347,7 +349,10 @@ class Recommender(ABC):
         st = self._require_fitted()
         write_json(folder / CONFIG_FILE, self.config.to_dict())
         with atomic_path(folder / STATE_FILE) as tmp, open(tmp, "wb") as f:
-            np.savez(f, **st.arrays())
+            np.savez(f, **st.arrays(seen=False))
+        for key, name in SEEN_FILES.items():
+            with atomic_path(folder / name) as tmp, open(tmp, "wb") as f:
+                np.save(f, np.ascontiguousarray(getattr(st, key)))
         self._write_weights(folder)
         meta = {
             "format": MODEL_FORMAT,
@@ -395,7 +400,13 @@ class Recommender(ABC):
             raise NextwatchError(f"{path / CONFIG_FILE} is not valid JSON: {e}") from e
         model = klass(config)
         with np.load(path / STATE_FILE, allow_pickle=False) as z:
-            model.state = FitState.from_arrays({k: z[k] for k in z.files})
+            arrays = {k: z[k] for k in z.files}
+        for key, name in SEEN_FILES.items():
+            if (path / name).is_file():  # memory-mapped: pages are read only for users looked up
+                arrays[key] = np.load(path / name, mmap_mode="r", allow_pickle=False)
+            elif key not in arrays:
+                raise NextwatchError(f"{path}: {name} is missing; retrain the model")
+        model.state = FitState.from_arrays(arrays)
         model.provenance = {k: v for k, v in meta.items() if k not in _META_KEYS}
         model._read_weights(path, device)
         return model
