@@ -88,6 +88,18 @@ def test_real_model_loads_offline_and_normalises(encoder: SentenceTransformerEnc
     assert float(v[0] @ v[1]) > 0.5
 
 
+def test_batches_by_length_but_returns_the_callers_order(
+    encoder: SentenceTransformerEncoder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # lengths in no order, more texts than one chunk of batches, so the length ordering crosses chunks
+    monkeypatch.setattr(encoder, "batch_size", 4)
+    texts = [("word " * (1 + (i * 37) % 50)) + f"text {i}" for i in range(2 * 8 * encoder.batch_size + 5)]
+    together = encoder.encode(texts)
+    for i in (0, 1, 2, 17, len(texts) - 1):
+        alone = encoder.encode([texts[i]])[0]
+        assert float(together[i] @ alone) > 0.9999, i
+
+
 def test_missing_model_says_how_to_install(tmp_path: Path) -> None:
     with pytest.raises(MissingDependencyError, match="not found") as e:
         SentenceTransformerEncoder(str(tmp_path / "no-such-model"))

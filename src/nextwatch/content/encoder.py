@@ -112,8 +112,10 @@ def _quiet_transformers() -> None:
 class SentenceTransformerEncoder:
     """A sentence-transformers model, loaded lazily from disk, offline.
 
-    ``encode`` sends the texts in chunks of a few batches so that a progress bar can advance; within a
-    chunk sentence-transformers sorts by length, which keeps padding low.
+    ``encode`` orders all the texts by length first (longest first), then sends them in chunks of a
+    few batches so that a progress bar can advance: each batch then holds texts of similar length, so
+    little of the work is padding (sentence-transformers only sorts within one call). The vectors come
+    back in the caller's order.
     """
 
     def __init__(
@@ -171,24 +173,26 @@ class SentenceTransformerEncoder:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         chunk = self.batch_size * 8
-        out: list[np.ndarray] = []
+        # longest first: the first batches show the worst case, and similar lengths share a batch
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
         t0 = time.perf_counter()
         with make_progress() as bar:
             task = bar.add_task("encoding", total=len(texts), visible=progress)
             for start in range(0, len(texts), chunk):
-                part = texts[start : start + chunk]
+                rows = order[start : start + chunk]
                 vecs = model.encode(
-                    part,
+                    [texts[i] for i in rows],
                     batch_size=self.batch_size,
                     convert_to_numpy=True,
                     normalize_embeddings=False,
                     show_progress_bar=False,
                 )
-                out.append(np.asarray(vecs, dtype=np.float32))
-                bar.advance(task, len(part))
+                out[rows] = np.asarray(vecs, dtype=np.float32)
+                bar.advance(task, len(rows))
         dt = time.perf_counter() - t0
         log.info("encoded %d texts in %.1f s (%.0f/s)", len(texts), dt, len(texts) / max(dt, 1e-9))
-        return l2_normalize(np.concatenate(out))
+        return l2_normalize(out)
 
 
 def make_encoder(config: ContentConfig) -> Encoder:
