@@ -207,9 +207,18 @@ class DistributedSession(LocalSession):
         return DistributedDataParallel(module, device_ids=ids, output_device=ids[0] if ids else None)
 
     def parallel(self) -> Parallel:
-        """The epoch trainer's hook: rank, world size, the DDP wrapper and the loss all-reduce."""
+        """The epoch trainer's hook: rank, world size, the DDP wrapper and the loss all-reduce.
+
+        gloo all-reduces the sparse embedding gradients of ``optimizer=sparse_adam`` (DDP sees the
+        embeddings' ``sparse`` flag when it wraps the module); NCCL does not, so there ``auto`` stays
+        dense and ``sparse_adam`` is refused.
+        """
         return Parallel(
-            rank=self.rank, world_size=self.world_size, wrap=self._wrap, reduce_mean=self._reduce_mean
+            rank=self.rank,
+            world_size=self.world_size,
+            wrap=self._wrap,
+            reduce_mean=self._reduce_mean,
+            sparse_gradients=self.backend != "nccl",
         )
 
     def fit_options(self) -> dict[str, Any]:

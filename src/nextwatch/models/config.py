@@ -154,7 +154,12 @@ class Config:
 
 @dataclass(frozen=True)
 class TrainConfig(Config):
-    """Settings shared by the models trained by gradient descent (GMF, MLP, NeuMF, MF)."""
+    """Settings shared by the models trained by gradient descent (GMF, MLP, NeuMF, MF).
+
+    ``optimizer`` defaults to ``auto``, which is the dense Adam the defaults were tuned with for
+    ML-1M-sized data (and on GPUs), and sparse ("lazy") Adam on the CPU for tables as big as
+    Netflix's, where a dense step over every user row is what limits training.
+    """
 
     #: ``implicit``: log loss with sampled negatives; ``explicit``: ratings scaled to [-1, 1], tanh, MSE
     objective: Objective = "implicit"
@@ -165,7 +170,14 @@ class TrainConfig(Config):
     batch_size: int = 1024
     #: sampled negatives per positive each epoch (implicit objective only)
     n_negatives: int = 4
-    optimizer: Literal["adam", "sgd"] = "adam"
+    #: ``adam``: dense Adam over every parameter (each step reads and writes every embedding row);
+    #: ``sgd``: plain SGD; ``sparse_adam``: the embeddings get sparse gradients and SparseAdam updates
+    #: only the rows a batch looked up ("lazy Adam"), dense Adam the rest (CPU, or gloo under torchrun;
+    #: refused under NCCL); ``auto``: ``sparse_adam`` on the CPU when the embedding tables are big for
+    #: the batch (over 100k rows, e.g. Netflix's 480k users; see
+    #: :func:`nextwatch.models.ncf.trainer.resolve_optimizer`), else ``adam`` (ML-1M-sized data, CUDA).
+    #: The optimiser that ran is recorded per epoch in the history.
+    optimizer: Literal["adam", "sgd", "sparse_adam", "auto"] = "auto"
     #: the learning rate of epoch e (0-based) is ``learning_rate * lr_decay ** e``
     lr_decay: float = 1.0
     seed: int = 0
@@ -240,6 +252,10 @@ class NeuMFConfig(TrainConfig):
     at Adam 1e-3, batch 1024, then NeuMF starts from both and is fine-tuned for 3 epochs at 1e-4,
     batch 2048 (a large rate there undoes the pretraining). ``epochs``, ``learning_rate`` and
     ``batch_size`` are the final stage's; ``pretrain_*`` the pretraining stages'.
+
+    ``optimizer``: the pretraining stages use Adam whatever the final stage uses, except that ``auto``
+    and ``sparse_adam`` carry over to them (each stage resolves ``auto`` for its own tables and batch:
+    dense Adam at ML-1M's size, sparse Adam for Netflix's 480k users on the CPU).
     """
 
     EXPLICIT_DEFAULTS: ClassVar[Mapping[str, Any]] = {
@@ -292,7 +308,8 @@ class NeuMFConfig(TrainConfig):
             "reg": self.reg if self.pretrain_reg is None else self.pretrain_reg,
             "batch_size": self.batch_size if self.pretrain_batch_size is None else self.pretrain_batch_size,
             "n_negatives": self.n_negatives,
-            "optimizer": "adam",
+            # Adam family as the final stage's (auto and sparse_adam carry over; sgd pretrains with adam)
+            "optimizer": self.optimizer if self.optimizer in ("sparse_adam", "auto") else "adam",
             "lr_decay": self.lr_decay,
             "seed": self.seed,
         }
