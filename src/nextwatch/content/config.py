@@ -46,7 +46,7 @@ class ContentConfig:
     exact_below: int = 50_000
     hnsw_m: int = 32
     hnsw_ef_construction: int = 100
-    hnsw_ef_search: int = 64
+    hnsw_ef_search: int = 128
     taste_half_life: float | None = None
 
     def __post_init__(self) -> None:

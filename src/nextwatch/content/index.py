@@ -297,13 +297,15 @@ class FaissHNSWIndex(NeighbourIndex):
     """Approximate inner-product search with FAISS ``IndexHNSWFlat``.
 
     ``m`` links per node (``2m`` on the base layer), ``ef_construction`` candidates while inserting and
-    ``ef_search`` while searching (at least ``k``). The defaults were chosen by measurement on a clustered
-    1,000,000 x 384 set (``benchmarks/content.py``).
+    ``ef_search`` while searching (at least ``k``). The defaults were chosen by measurement
+    (``benchmarks/content.py``): M and efConstruction on a 100k slice of a clustered synthetic 384-d
+    set, efSearch on the whole 1,000,000 x 384 set, where efSearch 64 reaches recall@10 0.93 and 128
+    reaches 0.97.
     """
 
     kind = "hnsw"
 
-    def __init__(self, m: int = 32, ef_construction: int = 100, ef_search: int = 64) -> None:
+    def __init__(self, m: int = 32, ef_construction: int = 100, ef_search: int = 128) -> None:
         self.m = int(m)
         self.ef_construction = int(ef_construction)
         self.ef_search = int(ef_search)
