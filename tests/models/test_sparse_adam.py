@@ -114,6 +114,14 @@ def test_finished_module_has_its_embeddings_dense_again(clustered: Dataset) -> N
     assert [h.optimizer for h in model.history] == ["sparse_adam"]  # type: ignore[attr-defined]
 
 
+def test_a_dense_trainer_takes_a_module_left_sparse() -> None:
+    left = gmf_trainer("sparse_adam").module  # never finalised: its embeddings still say sparse
+    cfg = GMFConfig(embedding_size=3, batch_size=2, optimizer="adam")
+    dense = EpochTrainer(left, cfg, tiny_data(), device=CPU)
+    step(dense, [0, 1], [0, 1], [1.0, 0.0])
+    assert not left.user_embedding.weight.grad.is_sparse  # type: ignore[union-attr]
+
+
 def test_sparse_adam_learns_the_clustered_tastes(clustered: Dataset) -> None:
     # the settings and bounds of the dense test in test_ncf_training.py
     split = compute_split(clustered, "loo")

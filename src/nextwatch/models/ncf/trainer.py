@@ -245,18 +245,21 @@ class EpochTrainer:
             batch_size=self.batch_size,
             sparse_gradients=self.parallel.sparse_gradients,
         )
-        tables = embedding_tables(self.module) if self.optimizer_name == "sparse_adam" else []
+        sparse = self.optimizer_name == "sparse_adam"
+        tables = embedding_tables(self.module)
         # restored by finalize(); set before wrapping: DDP decides per parameter at construction
         # whether to expect sparse gradients
         self._sparse_flags = [(emb, emb.sparse) for emb in tables]
         for emb in tables:
-            emb.sparse = True
+            emb.sparse = sparse
         self.step_module = self.parallel.wrap(TrainStep(self.module, with_penalty=config.reg > 0))
         #: the dense optimiser (every parameter, or every non-embedding one under sparse_adam)
         self.optimizer: torch.optim.Optimizer | None
         #: SparseAdam over the embedding weights (sparse_adam only)
         self.sparse_optimizer: torch.optim.SparseAdam | None
-        self.optimizer, self.sparse_optimizer = self._make_optimizers([emb.weight for emb in tables])
+        self.optimizer, self.sparse_optimizer = self._make_optimizers(
+            [emb.weight for emb in tables] if sparse else []
+        )
         #: epochs completed so far
         self.epoch = 0
         self.history: list[EpochStats] = []
