@@ -58,7 +58,7 @@ OptimizerName = Literal["adam", "sgd", "sparse_adam"]
 AUTO_SPARSE_MIN_ROWS = 100_000
 #: ... and above it, ``auto`` goes sparse only when the tables hold more than this many rows per table
 #: per sample of a (per-rank) step: the measured break-even was 10-18 (batch 16,384: 150k users dense
-#: 1.4x faster at 5.1, Netflix sparse 1.6x faster at 15.2; batch 1,024: Netflix sparse ~9x faster at 117)
+#: 1.4x faster at 5.1, Netflix sparse 1.6-1.8x faster at 15.2; batch 1,024: Netflix sparse 8x faster at 117)
 AUTO_SPARSE_ROWS_PER_SAMPLE = 12
 
 
