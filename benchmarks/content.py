@@ -408,6 +408,8 @@ def part_real(ds_dir: Path, cache: Path, repeats: int, log: list[str]) -> dict[s
     from nextwatch.content.config import ContentConfig
     from nextwatch.content.store import EmbeddingStore
 
+    la0 = loadavg()
+    date = time.strftime("%Y-%m-%d %H:%M")
     store = EmbeddingStore.load(ds_dir, ContentConfig().model)
     files = {
         "data": cache / "real_vectors.npy",
@@ -434,6 +436,9 @@ def part_real(ds_dir: Path, cache: Path, repeats: int, log: list[str]) -> dict[s
         "queries": "1,000 taste vectors (mean of 3 random items)",
         "stats": stats,
         "methods": results,
+        "date": date,
+        "load_average_before": la0,
+        "load_average_after": loadavg(),
     }
 
 

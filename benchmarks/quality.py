@@ -88,20 +88,22 @@ def _grid(**axes: list[Any]) -> list[dict[str, Any]]:
 
 
 def contenders(
-    quick: bool, slow_peers: bool, nw_epochs: int = 10, recbole_epochs: list[int] | None = None
+    quick: bool, slow_peers: bool, nw_epochs: int | None = None, recbole_epochs: list[int] | None = None
 ) -> list[Contender]:
     """The contenders and their validation grids (``quick``: one tiny setting each, for a smoke run)."""
     q = quick
     nw = []
-    # One setting each (the tuned defaults, 10 epochs): this machine's budget allows no grid for nextwatch's
-    # models on ML-1M (see benchmarks/README.md); a single setting is not "chosen", so no tuning fit is run.
+    # One setting each: the defaults `nextwatch train` uses (tuned on the validation part, see
+    # nextwatch.models.config.TUNING_NOTES), or ``epochs=nw_epochs`` on top of them; a single setting is
+    # not "chosen", so no tuning fit is run.
+    nw_grid: dict[str, Any] = {"epochs": 2} if q else ({} if nw_epochs is None else {"epochs": nw_epochs})
     for model in ("neumf", "gmf", "mlp", "mf"):
-        grid: list[dict[str, Any]] = [{"epochs": 2 if q else nw_epochs}]
+        grid: list[dict[str, Any]] = [dict(nw_grid)]
         label = "NeuMF" if model == "neumf" else model.upper()
         nw.append(Contender(f"nextwatch {label}", "nextwatch", model, "topn", grid, venv="main", ours=True))
     nw.append(Contender("nextwatch popularity", "nextwatch", "pop", "topn", [{}], venv="main", ours=True))
     for model in ("neumf", "mf"):
-        grid = [{"epochs": 2 if q else nw_epochs}]
+        grid = [dict(nw_grid)]
         label = "NeuMF" if model == "neumf" else "MF"
         nw.append(
             Contender(
@@ -843,7 +845,10 @@ def main(argv: list[str] | None = None) -> int:
         default="",
         help="RecBole NeuMF epoch checkpoints to choose from (default 5,10; one value = no tuning)",
     )
-    ap.add_argument("--nw-epochs", type=int, default=10, help="epochs of nextwatch's gradient-descent models")
+    ap.add_argument(
+        "--nw-epochs", type=int, default=None,
+        help="epochs of nextwatch's gradient-descent models (default: their tuned defaults)",
+    )
     ap.add_argument("--threads", type=int, default=1, help="threads per contender process")
     ap.add_argument("--work", type=Path, default=REPO / "var" / "bench")
     ap.add_argument(
