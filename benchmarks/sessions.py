@@ -13,8 +13,9 @@ What it does (every expensive step is cached under ``--work``, default ``var/ben
 2. **Strangers.** ``--people`` users (seeded) are held out of training entirely (the *report*
    group), and ``--validation`` other users (the *validation* group, for tuning only). The training
    dataset (every other user, same items) is written with :func:`nextwatch.data.store.write_dataset`.
-3. **Model.** NeuMF, implicit objective, trained with C1's :class:`EpochTrainer` (``--pretrain``:
-   GMF and MLP first, He et al. 2017); weights cached as ``.npz`` (no pickle) with their config.
+3. **Model.** NeuMF, implicit objective, with nextwatch's default settings, trained with the
+   :class:`EpochTrainer`, by default from pretrained GMF and MLP (He et al. 2017; ``--no-pretrain``:
+   from scratch); weights cached as ``.npz`` (no pickle) with their config.
 4. **Content.** :meth:`ContentModel.load_or_build` on the dataset (real Sentence-BERT, cached).
 5. **Sessions.** Each held-out person's *positives* are the movies they rated 4 or 5. Each round the
    ranker shows ``k`` = 5, the person ticks exactly those among their positives, and the next round
@@ -809,8 +810,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0, help="seed of the held-out draw")
     ap.add_argument("--rounds", type=int, default=10)
     ap.add_argument("-k", type=int, default=5)
-    ap.add_argument("--epochs", type=int, default=20)
-    ap.add_argument("--pretrain", action="store_true", help="GMF and MLP first, then NeuMF")
+    ap.add_argument("--epochs", type=int, default=None, help="NeuMF epochs (default: the model's default)")
+    ap.add_argument(
+        "--no-pretrain", dest="pretrain", action="store_false",
+        help="train NeuMF from scratch instead of from pretrained GMF and MLP (the default)",
+    )
     ap.add_argument("--model-seed", type=int, default=0)
     ap.add_argument("--no-tune", action="store_true", help="skip the validation-group evidence")
     ap.add_argument(
@@ -847,7 +851,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     ds = load_dataset(ensure_dataset(args.work))
     groups = hold_out(ds.user_ids().tolist(), args.people, args.validation, args.seed)
     train = training_dataset(ds, groups, args.work)
-    cfg = NeuMFConfig.defaults("implicit", epochs=args.epochs, pretrain=args.pretrain, seed=args.model_seed)
+    overrides = {"pretrain": args.pretrain, "seed": args.model_seed}
+    if args.epochs is not None:
+        overrides["epochs"] = args.epochs
+    # the model `nextwatch train DS` builds by default (tuned on the validation part, see models.config)
+    cfg = NeuMFConfig.defaults("implicit", **overrides)
     model, meta = train_neumf(train, cfg, args.work)
     cf = FoldInScorer(model)
     t0 = time.perf_counter()
