@@ -1,7 +1,8 @@
 """``nextwatch train`` under a real 2-process ``torchrun`` (gloo, CPU): both ranks end with the same
 weights, the model evaluates as well as a single-process run with the same global batch, a torchrun
 job stopped after a checkpoint resumes under torchrun to exactly the uninterrupted job's weights, and
-``optimizer=sparse_adam`` (sparse embedding gradients all-reduced by gloo) keeps the replicas equal."""
+``optimizer=sparse_adam`` (user-sharded: each rank trains its own users' rows, shared after every
+epoch) keeps the replicas equal and learns."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -160,20 +162,62 @@ def test_a_stopped_torchrun_job_resumes_under_torchrun_to_the_same_weights(
     assert [h["epoch"] for h in json.loads((out / "history.json").read_text())] == [1, 2, 3]
 
 
+SPARSE = [*SETTINGS, "--set", "optimizer=sparse_adam"]
+
+
+@pytest.fixture(scope="module")
+def sparse_run(grouped: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    """One uninterrupted 2-process ``sparse_adam`` (user-sharded) job; every rank dumps its weights."""
+    tmp = tmp_path_factory.mktemp("sparse")
+    out, dumps = tmp / "model", tmp / "w"
+    proc = torchrun("train", grouped, "--out", out, *SPARSE, "--json", env={ENV_RANK_WEIGHTS: str(dumps)})
+    summary = json.loads(finish(proc))
+    return {"summary": summary, "model": out, "weights": dumps}
+
+
 def test_sparse_adam_under_torchrun_trains_identical_replicas(
-    grouped: Path, ddp_run: dict[str, object], tmp_path: Path
+    ddp_run: dict[str, object], sparse_run: dict[str, object]
 ) -> None:
-    out, dumps = tmp_path / "model", tmp_path / "w"
-    args = ["train", grouped, "--out", out, *SETTINGS, "--set", "optimizer=sparse_adam", "--json"]
-    summary = json.loads(finish(torchrun(*args, env={ENV_RANK_WEIGHTS: str(dumps)})))
+    out, dumps = Path(str(sparse_run["model"])), Path(str(sparse_run["weights"]))
+    summary: dict[str, Any] = sparse_run["summary"]  # type: ignore[assignment]
     rank0, rank1 = load_weights(dumps / "rank-0.pt"), load_weights(dumps / "rank-1.pt")
-    assert same(rank0, rank1)
+    assert same(rank0, rank1)  # each rank trained only its users' rows; the epoch-end sync shares them
     assert same(rank0, load_weights(out / "weights.pt"))
     assert summary["training"]["distributed"]["replicas_identical"] is True
     history = json.loads((out / "history.json").read_text())
-    assert [(h["optimizer"], h["samples"]) for h in history] == [("sparse_adam", 4500)] * 3
+    # user-sharded: rank 0 trains the 100 even users' 900 positives (9 each), with 4 negatives each
+    assert [(h["optimizer"], h["samples"]) for h in history] == [("sparse_adam+user_shard", 4500)] * 3
     # the dense job of the same settings ran other updates (lazy Adam leaves untouched rows alone)
     assert not same(rank0, load_weights(Path(str(ddp_run["model"])) / "weights.pt"))
     dense_history = json.loads((Path(str(ddp_run["model"])) / "history.json").read_text())
     assert {h["optimizer"] for h in dense_history} == {"adam"}  # auto, for a table this small
+    hr_dense = ddp_run["summary"]["loo-full"]["HR@10"]  # type: ignore[index]
     assert summary["loo-full"]["HR@10"] > 0.6  # learned (a random ranking: ~0.11)
+    assert summary["loo-full"]["HR@10"] >= hr_dense - HR_TOLERANCE, (summary["loo-full"], hr_dense)
+
+
+def test_a_stopped_user_sharded_job_resumes_to_the_same_weights(
+    grouped: Path, sparse_run: dict[str, object], tmp_path: Path
+) -> None:
+    # rank 0's checkpoint must hold rank 1's user rows and moments too, or the resumed rank 1 would
+    # continue from other rows than the uninterrupted one
+    out = tmp_path / "model"
+    ckpt = tmp_path / "model.checkpoints" / "0-neumf.pt"
+    proc = torchrun("train", grouped, "--out", out, *SPARSE, "--no-eval")
+    deadline = time.monotonic() + 300
+    while not ckpt.exists():
+        assert proc.poll() is None, proc.communicate()[1][-4000:]
+        assert time.monotonic() < deadline, "no checkpoint appeared"
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=120)
+    assert proc.returncode != 0
+    assert not out.exists() and ckpt.exists(), "the job finished before it could be stopped"
+    state = torch.load(ckpt, weights_only=True)
+    assert 1 <= state["epochs_done"] < 3 and state["optimizer_name"] == "sparse_adam+user_shard"
+
+    finish(torchrun("train", grouped, "--out", out, "--resume", "--no-eval"))
+    assert same(load_weights(out / "weights.pt"), load_weights(Path(str(sparse_run["model"])) / "weights.pt"))
+    history = json.loads((out / "history.json").read_text())
+    expected = [(e, "sparse_adam+user_shard") for e in (1, 2, 3)]
+    assert [(h["epoch"], h["optimizer"]) for h in history] == expected

@@ -11,7 +11,8 @@ Both offer what ``nextwatch train`` needs, so the command runs unchanged either 
   then they read what it wrote;
 - ``fit_options()``: the :class:`~nextwatch.models.ncf.trainer.Parallel` hook for the epoch trainer:
   the step module wrapped in :class:`torch.nn.parallel.DistributedDataParallel` (gradients all-reduced
-  and averaged across ranks during ``backward``), and an all-reduce of the epoch loss;
+  and averaged across ranks during ``backward``), an all-reduce of the epoch loss, and an in-place
+  all-reduce of a tensor (user-sharded ``sparse_adam`` shares its user rows with it);
 - ``finish(module)``: after training, every rank hashes its weights and the hashes are compared (DDP
   keeps the replicas bit-identical; a difference is a bug and fails the run); only rank 0 goes on to
   write the model folder and evaluate, the others return;
@@ -19,7 +20,9 @@ Both offer what ``nextwatch train`` needs, so the command runs unchanged either 
 
 The sharding itself lives in the epoch trainer: every epoch's permutation of the positives is the same
 on all ranks (seeded by ``(seed, stage, epoch)``), rank ``r`` takes rows ``r, r + W, r + 2W, ...``,
-and samples its negatives from a generator seeded by ``(seed, stage, epoch, r)``. The configured
+and samples its negatives from a generator seeded by ``(seed, stage, epoch, r)``; under
+``sparse_adam`` rank ``r`` instead trains on the positives of the users ``u % W == r`` (user-sharded,
+see :mod:`nextwatch.models.ncf.trainer`). The configured
 ``batch_size`` is the *global* batch: each rank steps on ``ceil(batch_size / W)`` samples, so one
 optimiser step sees the same number of samples as a single-process step, and an epoch has the same
 number of steps.
@@ -200,6 +203,9 @@ class DistributedSession(LocalSession):
         dist.all_reduce(t, op=dist.ReduceOp.SUM)
         return float(t.item()) / self.world_size
 
+    def _all_reduce_sum(self, tensor: torch.Tensor) -> None:
+        dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
+
     def _wrap(self, module: nn.Module) -> nn.Module:
         from torch.nn.parallel import DistributedDataParallel
 
@@ -207,11 +213,14 @@ class DistributedSession(LocalSession):
         return DistributedDataParallel(module, device_ids=ids, output_device=ids[0] if ids else None)
 
     def parallel(self) -> Parallel:
-        """The epoch trainer's hook: rank, world size, the DDP wrapper and the loss all-reduce.
+        """The epoch trainer's hook: rank, world size, the DDP wrapper, the loss and tensor all-reduces.
 
-        gloo all-reduces the sparse embedding gradients of ``optimizer=sparse_adam`` (DDP sees the
-        embeddings' ``sparse`` flag when it wraps the module); NCCL does not, so there ``auto`` stays
-        dense and ``sparse_adam`` is refused.
+        ``optimizer=sparse_adam`` trains user-sharded (see :mod:`nextwatch.models.ncf.trainer`): the
+        user tables stay out of DDP and are shared with ``all_reduce`` after every epoch; the other
+        parameters, item tables included, are all-reduced densely by DDP every step. That needs gloo's
+        sparse-gradient support only where user sharding does not apply (then DDP all-reduces every
+        table's sparse gradient); NCCL has none, so there ``auto`` stays dense and ``sparse_adam`` is
+        refused.
         """
         return Parallel(
             rank=self.rank,
@@ -219,6 +228,7 @@ class DistributedSession(LocalSession):
             wrap=self._wrap,
             reduce_mean=self._reduce_mean,
             sparse_gradients=self.backend != "nccl",
+            all_reduce=self._all_reduce_sum,
         )
 
     def fit_options(self) -> dict[str, Any]:

@@ -17,6 +17,21 @@ Adam. ``auto`` resolves, per stage, to ``sparse_adam`` on the CPU when the modul
 are big (:func:`resolve_optimizer`), else to ``adam`` (always on CUDA). The resolved name is recorded
 in every :class:`EpochStats` and in the checkpoint.
 
+User-sharded data parallelism (``sparse_adam`` under DDP, ``world_size > 1``): all-reducing the sparse
+gradients of the big user tables every step is slow (gloo gathers every rank's indices and values), so
+the ranks split the *users* instead. Rank ``r`` trains on the positives of the users with
+``user % world_size == r`` (its own permutation of them per epoch, drawn from the ``(seed, stage, epoch,
+r)`` generator, padded by wrapping round so every rank runs the same number of steps); every user row
+is therefore read and written by one rank only. The user tables (those ``user_vectors`` looks up:
+:func:`user_tables`) are excluded from DDP's all-reduce and keep sparse gradients and SparseAdam, locally;
+the item tables switch to dense gradients and join the other parameters in the dense (fused) Adam, which
+DDP all-reduces as before. At the end of every epoch (so before every checkpoint, evaluation and the
+final comparison of the ranks' weights) each user table and its SparseAdam moments are all-reduced so
+that every rank holds every owner's rows. The recorded optimiser is ``sparse_adam+user_shard``. Metrics
+are identical in expectation to a single-process run (every positive once per epoch, the same global
+batch), not bit-identical; a run resumed from a checkpoint still reproduces the uninterrupted run
+exactly. One process, a dense optimiser, or NCCL train as without it.
+
 Data path: samples never go through a per-row ``__getitem__``. Each epoch permutes the positives,
 takes this rank's shard, and walks it in chunks (bounded memory at Netflix scale): negatives for a
 chunk are sampled in one vectorised call, the chunk is shuffled, moved to the device once, and sliced
@@ -30,18 +45,22 @@ import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.nn.parallel import DistributedDataParallel
 
 from nextwatch.data.dataset import Interactions
 from nextwatch.errors import InputError, NextwatchError
 from nextwatch.models.config import TrainConfig
 from nextwatch.models.ncf.modules import TrainStep
 from nextwatch.models.ncf.sampling import positive_keys, sample_negatives
+
+if TYPE_CHECKING:
+    from nextwatch.models.ncf.modules import Vectors
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +69,8 @@ CHUNK_POSITIVES = 1 << 20
 CHECKPOINT_FORMAT = 1
 
 OptimizerName = Literal["adam", "sgd", "sparse_adam"]
+#: the optimiser name recorded (history, checkpoints) for ``sparse_adam`` trained user-sharded
+USER_SHARD_SUFFIX = "+user_shard"
 #: ``optimizer="auto"`` stays dense at or below this many embedding rows (all tables together). Dense
 #: Adam's step costs O(rows), SparseAdam's O(batch) but several times more per row; measured on 2
 #: shared cores (one torch thread), NeuMF/GMF 32 factors, 17,770 items: below ~75k rows dense was as
@@ -127,9 +148,10 @@ class Parallel:
     """How this process takes part in a (possibly distributed) run; the defaults mean a single process.
 
     A DDP launcher passes its rank and world size, ``wrap`` (e.g. ``DistributedDataParallel``) and
-    ``reduce_mean`` (an all-reduce of a float, for logging the global loss), and whether ``wrap`` can
-    all-reduce sparse gradients (``sparse_gradients``: gloo can, NCCL cannot). Checkpoints are written
-    by the main rank only.
+    ``reduce_mean`` (an all-reduce of a float, for logging the global loss), whether ``wrap`` can
+    all-reduce sparse gradients (``sparse_gradients``: gloo can, NCCL cannot), and ``all_reduce`` (an
+    in-place sum of a tensor over the ranks, which user-sharded ``sparse_adam`` uses to share the user
+    rows). Checkpoints are written by the main rank only.
     """
 
     rank: int = 0
@@ -137,6 +159,7 @@ class Parallel:
     wrap: Callable[[nn.Module], nn.Module] = field(default=lambda m: m)
     reduce_mean: Callable[[float], float] = field(default=lambda x: x)
     sparse_gradients: bool = True
+    all_reduce: Callable[[Tensor], None] | None = None
 
     @property
     def is_main(self) -> bool:
@@ -174,6 +197,28 @@ class EpochStats:
 def embedding_tables(module: nn.Module) -> list[nn.Embedding]:
     """Every :class:`~torch.nn.Embedding` of ``module`` with trainable weights, in module order."""
     return [m for m in module.modules() if isinstance(m, nn.Embedding) and m.weight.requires_grad]
+
+
+def user_tables(module: nn.Module) -> list[nn.Embedding]:
+    """The trainable embedding tables indexed by user: those ``module.user_vectors`` looks up.
+
+    Found by running ``user_vectors`` on user 0 with a forward hook on every table, so it follows the
+    module's own structure (GMF/MLP: ``user_embedding``; NeuMF: both branches'; MF: also ``user_bias``).
+    Empty for a module without ``user_vectors``.
+    """
+    tables = embedding_tables(module)
+    user_vectors: Callable[[Tensor], Vectors] | None = getattr(module, "user_vectors", None)
+    if not tables or user_vectors is None:
+        return []
+    seen: set[int] = set()
+    hooks = [emb.register_forward_hook(lambda m, _i, _o: seen.add(id(m))) for emb in tables]
+    try:
+        with torch.no_grad():
+            user_vectors(torch.zeros(1, dtype=torch.long, device=tables[0].weight.device))
+    finally:
+        for h in hooks:
+            h.remove()
+    return [emb for emb in tables if id(emb) in seen]
 
 
 def resolve_optimizer(
@@ -247,22 +292,68 @@ class EpochTrainer:
         )
         sparse = self.optimizer_name == "sparse_adam"
         tables = embedding_tables(self.module)
+        #: the user tables trained user-sharded (module docstring); empty unless that mode runs
+        self.user_tables: list[nn.Embedding] = self._user_shard_tables() if sparse else []
+        #: the rows of the positives this rank trains on in user-sharded mode
+        self._own_rows: np.ndarray | None = None
+        if self.user_tables:
+            sparse_tables = self.user_tables
+            owner = self.data.users % self.parallel.world_size
+            self._own_rows = np.flatnonzero(owner == self.parallel.rank)
+            self._user_shard_size = int(np.bincount(owner, minlength=self.parallel.world_size).max())
+        else:
+            sparse_tables = tables if sparse else []
         # restored by finalize(); set before wrapping: DDP decides per parameter at construction
         # whether to expect sparse gradients
         self._sparse_flags = [(emb, emb.sparse) for emb in tables]
         for emb in tables:
-            emb.sparse = sparse
-        self.step_module = self.parallel.wrap(TrainStep(self.module, with_penalty=config.reg > 0))
+            emb.sparse = any(emb is t for t in sparse_tables)
+        step = TrainStep(self.module, with_penalty=config.reg > 0)
+        if self.user_tables:
+            # DDP leaves these out of its all-reduce (and of its start-up broadcast): each rank updates
+            # only its own users' rows, and _sync_user_rows() shares them after every epoch
+            ids = {id(emb.weight) for emb in self.user_tables}
+            ignore = [name for name, p in step.named_parameters() if id(p) in ids]
+            DistributedDataParallel._set_params_and_buffers_to_ignore_for_model(step, ignore)
+        self.step_module = self.parallel.wrap(step)
         #: the dense optimiser (every parameter, or every non-embedding one under sparse_adam)
         self.optimizer: torch.optim.Optimizer | None
         #: SparseAdam over the embedding weights (sparse_adam only)
         self.sparse_optimizer: torch.optim.SparseAdam | None
-        self.optimizer, self.sparse_optimizer = self._make_optimizers(
-            [emb.weight for emb in tables] if sparse else []
-        )
+        self.optimizer, self.sparse_optimizer = self._make_optimizers([emb.weight for emb in sparse_tables])
         #: epochs completed so far
         self.epoch = 0
         self.history: list[EpochStats] = []
+
+    def _user_shard_tables(self) -> list[nn.Embedding]:
+        """The user tables when this ``sparse_adam`` trainer runs user-sharded, else ``[]``.
+
+        User-sharded needs more than one rank, user tables with one row per user, and at least one
+        positive on every rank (else that rank could not run its steps); otherwise the sparse
+        gradients of every table are all-reduced by DDP as in a plain data-parallel run.
+        """
+        world = self.parallel.world_size
+        if world == 1:
+            return []
+        tables = user_tables(self.module)
+        if not tables or any(emb.num_embeddings != self.data.n_users for emb in tables):
+            return []
+        counts = np.bincount(self.data.users % world, minlength=world)
+        if counts.min() == 0:
+            log.warning("some rank has no users with positives: sparse_adam runs without user sharding")
+            return []
+        return tables
+
+    @property
+    def user_shard(self) -> bool:
+        """Whether this trainer runs user-sharded (module docstring)."""
+        return bool(self.user_tables)
+
+    @property
+    def optimizer_label(self) -> str:
+        """The optimiser name recorded in the history and checkpoints (``sparse_adam+user_shard`` when
+        user-sharded: its optimiser state is laid out differently from a plain ``sparse_adam`` run's)."""
+        return self.optimizer_name + (USER_SHARD_SUFFIX if self.user_shard else "")
 
     def _make_optimizers(
         self, sparse_params: list[nn.Parameter]
@@ -297,10 +388,22 @@ class EpochTrainer:
         return self._shard_size() * per_pos
 
     def _shard_size(self) -> int:
+        if self._own_rows is not None:
+            return self._user_shard_size
         return math.ceil(len(self.data) / self.parallel.world_size)
 
-    def _shard(self, epoch: int) -> np.ndarray:
-        """This rank's rows of the epoch's permutation, padded (wrapping round) to an equal size per rank."""
+    def _shard(self, epoch: int, rng: np.random.Generator | None = None) -> np.ndarray:
+        """This rank's rows of the epoch's permutation, padded (wrapping round) to an equal size per rank.
+
+        User-sharded: the rows of this rank's users, permuted by ``rng`` (the rank's generator of the
+        epoch, fresh when None; the caller goes on to draw the negatives from it), padded to the largest
+        rank's count. Otherwise: every ``world_size``-th row of one permutation shared by all ranks.
+        """
+        if self._own_rows is not None:
+            if rng is None:
+                rng = epoch_rng(self.config.seed, self.stage, epoch, self.parallel.rank)
+            own = self._own_rows[rng.permutation(len(self._own_rows))]
+            return np.resize(own, self._user_shard_size)
         perm = epoch_rng(self.config.seed, self.stage, epoch).permutation(len(self.data))
         world = self.parallel.world_size
         if world == 1:
@@ -311,8 +414,8 @@ class EpochTrainer:
 
     def epoch_chunks(self, epoch: int) -> Iterator[tuple[Tensor, Tensor, Tensor]]:
         """(users, items, targets) device tensors for this rank's samples of ``epoch``, chunk by chunk."""
-        rows = self._shard(epoch)
         rng = epoch_rng(self.config.seed, self.stage, epoch, self.parallel.rank)
+        rows = self._shard(epoch, rng)
         implicit = self.data.objective == "implicit"
         k = self.config.n_negatives
         for start in range(0, len(rows), CHUNK_POSITIVES):
@@ -381,15 +484,42 @@ class EpochTrainer:
                 if progress is not None and n_batches % report_every == 0:
                     progress(done, total, float(loss_sum) / done)
         mean_loss = float(loss_sum) / max(1, done)
+        if self.user_shard:
+            self._sync_user_rows()
         mean_loss = self.parallel.reduce_mean(mean_loss)
         self.epoch += 1
         stats = EpochStats(
-            self.stage_name, self.epoch, mean_loss, done, time.perf_counter() - t0, self.optimizer_name
+            self.stage_name, self.epoch, mean_loss, done, time.perf_counter() - t0, self.optimizer_label
         )
         self.history.append(stats)
         if progress is not None:
             progress(done, total, mean_loss)
         return stats
+
+    @torch.no_grad()
+    def _sync_user_rows(self) -> None:
+        """User-sharded: give every rank every owner's user rows and SparseAdam moments.
+
+        Rank ``r`` owns the rows ``u`` with ``u % world_size == r`` (users without positives too: their
+        rows never change). Each rank zeroes the rows it does not own in a copy, the copies are summed
+        over the ranks, and the sum (the owners' rows, exactly) replaces the table. SparseAdam's ``step``
+        is per table and equal on every rank (every rank runs every step).
+        """
+        reduce = self.parallel.all_reduce
+        if reduce is None:
+            raise NextwatchError("user-sharded sparse_adam needs the distributed hook's all_reduce")
+        world, rank = self.parallel.world_size, self.parallel.rank
+        state = self.sparse_optimizer.state if self.sparse_optimizer is not None else {}
+        for emb in self.user_tables:
+            weight = emb.weight
+            owned = (torch.arange(weight.shape[0], device=weight.device) % world == rank).unsqueeze(1)
+            moments = state.get(weight, {})
+            for t in (weight, moments.get("exp_avg"), moments.get("exp_avg_sq")):
+                if t is None:
+                    continue
+                buf = torch.where(owned, t, torch.zeros((), dtype=t.dtype, device=t.device))
+                reduce(buf)
+                t.copy_(buf)
 
     def finalize(self) -> nn.Module:
         """The trained module, in eval mode, its embeddings' ``sparse`` flags as they were built (no
@@ -405,14 +535,16 @@ class EpochTrainer:
         """Everything needed to continue exactly: weights, optimisers, epoch, history, torch RNG.
 
         The dense optimiser stays under ``"optimizer"`` (the layout of format 1); ``sparse_adam`` adds
-        the embeddings' SparseAdam under ``"sparse_optimizer"``, and ``"optimizer_name"`` says which ran.
+        the embeddings' SparseAdam under ``"sparse_optimizer"``, and ``"optimizer_name"`` says which ran
+        (:attr:`optimizer_label`). User-sharded, the state is the same on every rank (synchronised after
+        each epoch), so the main rank's checkpoint holds every user row and its moments.
         """
         return {
             "format": CHECKPOINT_FORMAT,
             "stage": self.stage_name,
             "epochs_done": self.epoch,
             "module": self.module.state_dict(),
-            "optimizer_name": self.optimizer_name,
+            "optimizer_name": self.optimizer_label,
             "optimizer": None if self.optimizer is None else self.optimizer.state_dict(),
             "sparse_optimizer": None if self.sparse_optimizer is None else self.sparse_optimizer.state_dict(),
             "history": [h.to_dict() for h in self.history],
@@ -422,11 +554,12 @@ class EpochTrainer:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         # checkpoints from before sparse_adam hold one dense optimiser (adam or sgd, as configured)
         stored = state.get("optimizer_name", self.optimizer_name)
-        if stored != self.optimizer_name:
+        if stored != self.optimizer_label:
             raise NextwatchError(
                 f"the checkpoint of stage {self.stage_name} was trained with optimizer {stored}, but this "
-                f"run resolves optimizer={self.config.optimizer} to {self.optimizer_name} (another device?)",
-                hint="resume on the original device, or start afresh without --resume",
+                f"run resolves optimizer={self.config.optimizer} to {self.optimizer_label} (another device "
+                "or number of workers?)",
+                hint="resume on the original device with as many workers, or start afresh without --resume",
             )
         self.module.load_state_dict(state["module"])
         if self.optimizer is not None:
