@@ -607,14 +607,15 @@ def write_markdown(results: dict[str, Any]) -> str:
         "2 procs / 1 proc | repeats | load avg |",
         "|---:|---:|---|---:|---:|---:|---:|---:|---:|",
     ]
-    for s, t in ((sz, sz[k]) for sz in sizes for k in sorted(sz) if k.startswith("training")):
+    for s, key, t in ((sz, k, sz[k]) for sz in sizes for k in sorted(sz) if k.startswith("training")):
         loads = [r["loadavg_before"] for runs in t["runs"].values() for r in runs]
         opts = {
             str(x["global_batch"]): x.get("optimizer") or "adam (dense)"
-            for runs in t["runs"].values()
-            for r in runs
+            for r in t["runs"].get("single", [])
             for x in r.get("batches", [])
         }
+        if key != "training":  # an earlier or an explicitly chosen variant, kept beside the default
+            opts = {b: f"{o} ({key.removeprefix('training-').replace('-', ' ')})" for b, o in opts.items()}
         for b, row in t["samples_per_s"].items():
             lines.append(
                 f"| {s['n_ratings']:,} | {int(b):,} | {opts.get(str(b), '?')} | {t['steps']} | "
