@@ -595,3 +595,74 @@ def test_unreachable_postgres_is_a_clear_error() -> None:
     pytest.importorskip("psycopg")
     with pytest.raises(NextwatchError, match="cannot reach the profile store"):
         SQLAlchemyProfileStore("postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=2")
+
+
+def _rounds_in_main_file(db: Path, tmp_path: Path) -> int:
+    """Rounds of profile p in the database file alone (without its WAL): what checkpoints copied."""
+    import shutil
+    import sqlite3
+
+    copy = tmp_path / "main-only.db"
+    shutil.copyfile(db, copy)
+    conn = sqlite3.connect(copy)
+    try:
+        if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'nw_rounds'").fetchall():
+            return 0  # not even the schema has reached the main file yet
+        return conn.execute("SELECT COUNT(*) FROM nw_rounds").fetchone()[0]
+    finally:
+        conn.close()
+
+
+def _wait_for(predicate: Any, timeout: float = 10.0) -> bool:
+    import time
+
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return predicate()
+
+
+def test_sqlite_wal_is_checkpointed_in_the_background(tmp_path: Path) -> None:
+    """Commits leave their pages in the WAL; the checkpoint thread copies them into the main file,
+    so no request pays for a checkpoint. Without it (SQLite's inline checkpoints, at 1,000 pages)
+    a few rounds stay in the WAL only."""
+    inline = SQLiteProfileStore(tmp_path / "inline.db", checkpoint_interval=None)
+    try:
+        inline.ensure_profile("p")
+        for k in range(5):
+            inline.record_round("p", [f"m{k}"], [])
+        assert inline._checkpointer is None
+        assert _rounds_in_main_file(inline.path, tmp_path) == 0
+    finally:
+        inline.close()
+
+    s = SQLiteProfileStore(tmp_path / "bg.db", checkpoint_interval=0.05)
+    try:
+        s.ensure_profile("p")
+        conn = s._connection()
+        assert conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == storage._WAL_FALLBACK_PAGES
+        for k in range(5):
+            s.record_round("p", [f"m{k}"], [])
+        before = s.checkpoints
+        assert _wait_for(lambda: s.checkpoints >= before + 2)  # one whole checkpoint after the writes
+        assert _rounds_in_main_file(s.path, tmp_path) == 5
+        thread = s._checkpointer
+        assert thread is not None and thread.is_alive()
+    finally:
+        s.close()
+    assert not thread.is_alive()  # close() stops and joins it
+
+    with pytest.raises(NextwatchError, match="checkpoint_interval"):
+        SQLiteProfileStore(tmp_path / "x.db", checkpoint_interval=0)
+
+
+def test_sqlite_checkpointer_stops_with_an_unclosed_store(tmp_path: Path) -> None:
+    s = SQLiteProfileStore(tmp_path / "gc.db", checkpoint_interval=0.05)
+    s.ensure_profile("p")
+    thread = s._checkpointer
+    assert thread is not None and thread.is_alive()
+    del s
+    gc.collect()
+    assert _wait_for(lambda: not thread.is_alive())

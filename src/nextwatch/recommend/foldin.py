@@ -104,6 +104,7 @@ class FoldInScorer:
             raise TypeError(f"fold-in does not know {type(model).__name__}")
         self.gmf_a = None if gmf_q is None else gmf_q * gmf_h  # logit_g = gmf_a[j] @ p_g
         self.mlp_c, self.mlp_wu, self.tower, self.mlp_h = mlp_c, mlp_wu, tower, mlp_h
+        self.tower_t = [(np.ascontiguousarray(w.T), b) for w, b in tower]  # x @ w_t: no per-step transpose
         self.mf_q, self.mf_bi = mf_q, mf_bi
         self.bias = bias
         # the prior: mean trained user parameters, flattened in the order of _split
@@ -143,27 +144,44 @@ class FoldInScorer:
         return _Rows(take(self.gmf_a), take(self.mlp_c), take(self.mf_q), take(self.mf_bi))
 
     def _forward(self, theta: np.ndarray, rows: _Rows, keep: bool) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Logits (and, with ``keep``, the tower's activations) in ``theta``'s precision.
+
+        The item-side rows are float32; a float32 ``theta`` keeps every product in float32 (serving and
+        fold-in), a float64 one promotes them (``loss``/``gradient``, checked by finite differences).
+        """
         parts = self._split(theta)
-        n = len(next(r for r in rows if r is not None))
-        logit = np.full(n, self.bias, dtype=np.float64)
+        first = next(r for r in rows if r is not None)
+        logit = np.full(len(first), self.bias, dtype=theta.dtype)
         acts: list[np.ndarray] = []
         if rows.gmf_a is not None:
             logit += rows.gmf_a @ parts[0]
         if rows.mlp_c is not None:
-            p_m = parts[-1]
-            x = np.maximum(rows.mlp_c + (self.mlp_wu @ p_m), 0.0)  # type: ignore[operator]
+            x = rows.mlp_c + (self.mlp_wu @ parts[-1])  # type: ignore[operator]
+            np.maximum(x, 0.0, out=x)
             acts.append(x)
-            for w, b in self.tower:
-                x = np.maximum(x @ w.T + b, 0.0)
+            for w_t, b in self.tower_t:
+                x = x @ w_t
+                x += b
+                np.maximum(x, 0.0, out=x)
                 acts.append(x)
             logit += x @ self.mlp_h
         if rows.mf_q is not None:
-            logit += rows.mf_q @ parts[0] + parts[1][0] + rows.mf_bi
+            logit += rows.mf_q @ parts[0]
+            logit += rows.mf_bi
+            logit += parts[1][0]
         return logit, acts if keep else []
 
     def score(self, theta: np.ndarray, items: np.ndarray | None = None) -> np.ndarray:
-        """Logits of ``items`` (every item when None) for user parameters ``theta``."""
-        return self._forward(theta, self._rows(items), keep=False)[0]
+        """Logits of ``items`` (every item when None) for user parameters ``theta`` (float32 maths).
+
+        When ``items`` covers most of the catalogue the whole catalogue is scored from the stored
+        (contiguous) rows and then indexed, which is cheaper than gathering the rows first.
+        """
+        theta32 = np.asarray(theta, dtype=np.float32)
+        if items is not None and len(items) * 2 < self.n_items:
+            return self._forward(theta32, self._rows(items), keep=False)[0]
+        logit = self._forward(theta32, self._rows(None), keep=False)[0]
+        return logit if items is None else logit[items]
 
     def _grad(self, rows: _Rows, dlogit: np.ndarray, acts: list[np.ndarray]) -> np.ndarray:
         grads: list[np.ndarray] = []
@@ -172,7 +190,8 @@ class FoldInScorer:
         if rows.mlp_c is not None:
             delta = dlogit[:, None] * self.mlp_h[None, :] * (acts[-1] > 0)  # type: ignore[index]
             for (w, _b), a in zip(reversed(self.tower), reversed(acts[:-1]), strict=True):
-                delta = (delta @ w) * (a > 0)
+                delta = delta @ w
+                delta *= a > 0
             grads.append(self.mlp_wu.T @ delta.sum(axis=0))  # type: ignore[union-attr]
         if rows.mf_q is not None:
             grads.append(rows.mf_q.T @ dlogit)
@@ -205,31 +224,42 @@ class FoldInScorer:
         sampled = rng.integers(0, self.n_items, size=n_sampled * 2)
         sampled = sampled[~np.isin(sampled, known)][:n_sampled]
         items = np.concatenate([positives, negatives, sampled])
-        y = np.concatenate([np.ones(len(positives)), np.zeros(len(negatives) + len(sampled))])
+        f32 = np.float32
+        y = np.concatenate([np.ones(len(positives), f32), np.zeros(len(negatives) + len(sampled), f32)])
         w = np.concatenate(
             [
-                np.ones(len(positives)),
-                np.full(len(negatives), cfg.shown_weight),
-                np.full(len(sampled), cfg.sampled_weight),
+                np.ones(len(positives), f32),
+                np.full(len(negatives), cfg.shown_weight, f32),
+                np.full(len(sampled), cfg.sampled_weight, f32),
             ]
         )
         w /= w.sum()
-        m = np.zeros_like(theta)
-        v = np.zeros_like(theta)
-        b1, b2, eps = 0.9, 0.999, 1e-8
+        # float32 throughout: the rows are float32, and a float64 theta would make numpy promote
+        # (copy) every row matrix at every step
+        theta32 = theta.astype(f32)
+        mu32 = self.mu.astype(f32)
+        m = np.zeros_like(theta32)
+        v = np.zeros_like(theta32)
+        b1, b2, eps, lr, reg2 = 0.9, 0.999, 1e-8, cfg.learning_rate, 2.0 * cfg.reg
         rows = self._rows(items)  # gathered once: every step reads the same rows
         for t in range(1, cfg.steps + 1):
-            logit, acts = self._forward(theta, rows, keep=True)
-            dlogit = w * (_sigmoid(logit) - y)
-            g = self._grad(rows, dlogit, acts) + 2.0 * cfg.reg * (theta - self.mu)
-            m = b1 * m + (1 - b1) * g
-            v = b2 * v + (1 - b2) * g * g
-            theta -= cfg.learning_rate * (m / (1 - b1**t)) / (np.sqrt(v / (1 - b2**t)) + eps)
-        return theta
+            logit, acts = self._forward(theta32, rows, keep=True)
+            dlogit = _sigmoid(logit)
+            dlogit -= y
+            dlogit *= w
+            g = self._grad(rows, dlogit, acts)
+            g += reg2 * (theta32 - mu32)
+            m *= b1
+            m += (1 - b1) * g
+            v *= b2
+            v += (1 - b2) * (g * g)
+            theta32 -= (lr / (1 - b1**t)) * m / (np.sqrt(v / (1 - b2**t)) + eps)
+        return theta32.astype(np.float64)
 
     def loss(self, theta: np.ndarray, items: np.ndarray, y: np.ndarray, w: np.ndarray, reg: float) -> float:
         """The objective above (for tests and diagnostics)."""
-        logit = self.score(theta, items)
+        theta = np.asarray(theta, dtype=np.float64)  # float64 maths: finite differences check it
+        logit = self._forward(theta, self._rows(items), keep=False)[0]
         w = w / w.sum()
         return float(
             (w * (np.logaddexp(0.0, logit) - y * logit)).sum() + reg * ((theta - self.mu) ** 2).sum()
@@ -240,7 +270,7 @@ class FoldInScorer:
     ) -> np.ndarray:
         """Analytic gradient of :meth:`loss` (checked against finite differences in the tests)."""
         rows = self._rows(items)
-        logit, acts = self._forward(theta, rows, keep=True)
+        logit, acts = self._forward(np.asarray(theta, dtype=np.float64), rows, keep=True)
         w = w / w.sum()
         dlogit = w * (_sigmoid(logit) - y)
         return self._grad(rows, dlogit, acts) + 2.0 * reg * (theta - self.mu)
