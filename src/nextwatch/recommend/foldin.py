@@ -42,8 +42,10 @@ class _Rows(NamedTuple):
 class FoldInConfig:
     """Settings of the fold-in optimisation."""
 
-    steps: int = 40
-    learning_rate: float = 0.05
+    #: 20 Adam steps at 0.1: as many hits as 40 at 0.05 on the session benchmark's validation people
+    #: (3,292 against 3,265), at half the cost of a round's fold-in
+    steps: int = 20
+    learning_rate: float = 0.1
     reg: float = 0.05
     #: unseen items drawn as weak negatives per liked item
     sampled_negatives: int = 4
