@@ -24,7 +24,11 @@ Every measurement runs in its own child process (peak RSS from ``os.wait4`` / ``
   Modes on the same data and the same *global* batch: one process with 2 torch threads, and
   ``torchrun --standalone --nproc_per_node=2`` (gloo, 1 thread per rank, each rank steps on half the
   global batch). Samples/s of a DDP run = all ranks' samples / the slowest rank's seconds. The modes
-  alternate (single, DDP, single, DDP, ...) so that a changing machine load hits both alike.
+  alternate (single, DDP, pair, single, ...) so that a changing machine load hits all alike.
+  **pair** is the ceiling any 2-process data-parallel run could reach here: two independent
+  single-thread training processes (no DDP, no communication at all), each on half the global batch,
+  whose measured epochs start together (a file barrier after the warm-up); its samples/s is both
+  processes' samples over the slower one's seconds.
 * **memory**: one single-process training child with the trainer's real chunk size (1M positives,
   5M samples), whose peak RSS covers everything a full epoch holds at once (data, split, FitState,
   TrainData, model and Adam state, the epoch permutation, one chunk); the rest of a full epoch only
@@ -40,6 +44,7 @@ its load average described.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import json
 import os
@@ -145,6 +150,8 @@ def child_train(args: argparse.Namespace) -> None:
         trainer = BoundedTrainer(module, cfg, data, device=torch.device("cpu"), parallel=parallel)
         trainer.max_samples = samples
         warm = trainer.train_epoch()
+        if args.barrier:  # "pair" mode: both processes start their measured epochs together
+            _barrier(Path(args.barrier), f"b{batch}", args.barrier_n)
         stats = trainer.train_epoch()
         session.finish(module)  # under torchrun: the ranks' weight hashes must agree
         results.append(
@@ -182,6 +189,17 @@ def child_train(args: argparse.Namespace) -> None:
     }
     Path(f"{args.out}.rank{session.rank}").write_text(json.dumps(out))
     session.close()
+
+
+def _barrier(folder: Path, tag: str, n: int, timeout: float = 900.0) -> None:
+    """Wait until ``n`` processes have reached this ``tag`` (a file each in ``folder``)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{tag}-{os.getpid()}").touch()
+    end = time.monotonic() + timeout
+    while len(list(folder.glob(f"{tag}-*"))) < n:
+        if time.monotonic() > end:
+            raise RuntimeError(f"barrier {tag} in {folder}: the other process never arrived")
+        time.sleep(0.005)
 
 
 class _TimedScorer:
@@ -275,6 +293,29 @@ def run_child(cmd: list[str], env_extra: dict[str, str] | None = None) -> dict[s
         "peak_rss_gib": usage.ru_maxrss * 1024 / 2**30,
         "stdout": stdout,
     }
+
+
+def run_children(cmds: list[list[str]]) -> dict[str, Any]:
+    """Run ``cmds`` at the same time; the wall seconds until the last ends and the summed CPU."""
+    env = {**os.environ, "NEXTWATCH_PROGRESS": "0"}
+    start = time.perf_counter()
+    with contextlib.ExitStack() as stack:
+        errs = [stack.enter_context(tempfile.TemporaryFile("w+")) for _ in cmds]
+        procs = [
+            subprocess.Popen(c, stdout=subprocess.DEVNULL, stderr=e, env=env, cwd=REPO)
+            for c, e in zip(cmds, errs, strict=True)
+        ]
+        cpu, rss, failed = 0.0, 0.0, []
+        for proc, cmd, err in zip(procs, cmds, errs, strict=True):
+            _, status, usage = os.wait4(proc.pid, 0)
+            cpu += usage.ru_utime + usage.ru_stime
+            rss = max(rss, usage.ru_maxrss * 1024 / 2**30)
+            if os.waitstatus_to_exitcode(status) != 0:
+                err.seek(0)
+                failed.append(f"{' '.join(cmd)}:\n{err.read()[-4000:]}")
+    if failed:
+        raise RuntimeError("a child failed: " + "\n".join(failed))
+    return {"wall_s": time.perf_counter() - start, "cpu_s": cpu, "peak_rss_gib": rss}
 
 
 def ensure_data(cache: Path, n_ratings: int, seed: int, reuse: list[Path]) -> Path:
@@ -395,14 +436,27 @@ def _collect_ranks(out: Path, world: int) -> list[dict[str, Any]]:
 def bench_training(
     ds: Path, batches: list[int], steps: int, repeats: int, ddp: bool, cache: Path, optimizer: str = "auto"
 ) -> dict:
-    """Alternate single-process and DDP children; per mode and batch, the median samples/s."""
-    modes = ["single", "ddp"] if ddp else ["single"]
+    """Alternate single-process, DDP and pair children; per mode and batch, the median samples/s."""
+    modes = ["single", "ddp", "pair"] if ddp else ["single"]
     runs: dict[str, list[dict[str, Any]]] = {m: [] for m in modes}
     for r, mode in itertools.product(range(repeats), modes):
         out = cache / f".train-{os.getpid()}"
         load = os.getloadavg()[0]
-        child = run_child(_train_cmd(mode == "ddp", ds, batches, steps, out, False, optimizer))
-        ranks = _collect_ranks(out, 2 if mode == "ddp" else 1)
+        if mode == "pair":
+            barrier = cache / f".barrier-{os.getpid()}-{r}"
+            shutil.rmtree(barrier, ignore_errors=True)
+            half = [-(-b // 2) for b in batches]
+            cmds = []
+            for k in range(2):
+                cmd = _train_cmd(False, ds, half, steps, Path(f"{out}-{k}"), False, optimizer)
+                cmds.append([*cmd[:-1], "1", "--barrier", str(barrier), "--barrier-n", "2"])  # 1 thread
+            child = run_children(cmds)
+            shutil.rmtree(barrier, ignore_errors=True)
+            for k in range(2):
+                Path(f"{out}-{k}.rank0").rename(f"{out}.rank{k}")
+        else:
+            child = run_child(_train_cmd(mode == "ddp", ds, batches, steps, out, False, optimizer))
+        ranks = _collect_ranks(out, 1 if mode == "single" else 2)
         per_batch = []
         for i, b in enumerate(batches):
             rows = [rk["results"][i] for rk in ranks]
@@ -455,6 +509,8 @@ def summarise(runs: dict[str, list[dict[str, Any]]], batches: list[int]) -> dict
                 row[mode] = statistics.median(run["batches"][i]["samples_per_s"] for run in mode_runs)
         if "ddp" in row and "single" in row:
             row["ddp_over_single"] = row["ddp"] / row["single"]
+        if "pair" in row and "single" in row:
+            row["pair_over_single"] = row["pair"] / row["single"]
         summary[str(b)] = row
     return summary
 
@@ -601,11 +657,13 @@ def write_markdown(results: dict[str, Any]) -> str:
         "## Training throughput: 1 process (2 threads) vs torchrun 2 processes (gloo, 1 thread each)",
         "",
         "Same data, same global batch (each DDP rank steps on half of it), bounded epochs of the real "
-        "trainer (samples/s: median over the repeats; DDP: all ranks' samples / slowest rank's time).",
+        "trainer (samples/s: median over the repeats; DDP: all ranks' samples / slowest rank's time). "
+        "*Ceiling*: two independent 1-thread processes (no DDP, no communication), each on half the "
+        "global batch, measured epochs started together: what any 2-process run could reach here.",
         "",
         "| ratings | global batch | optimiser | steps | 1 proc samples/s | 2 procs samples/s | "
-        "2 procs / 1 proc | repeats | load avg |",
-        "|---:|---:|---|---:|---:|---:|---:|---:|---:|",
+        "2 procs / 1 proc | ceiling samples/s | ceiling / 1 proc | repeats | load avg |",
+        "|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for s, key, t in ((sz, k, sz[k]) for sz in sizes for k in sorted(sz) if k.startswith("training")):
         loads = [r["loadavg_before"] for runs in t["runs"].values() for r in runs]
@@ -620,7 +678,9 @@ def write_markdown(results: dict[str, Any]) -> str:
             lines.append(
                 f"| {s['n_ratings']:,} | {int(b):,} | {opts.get(str(b), '?')} | {t['steps']} | "
                 f"{_f(row.get('single'))} | "
-                f"{_f(row.get('ddp'))} | {_f(row.get('ddp_over_single'), '.2f')}x | {t['repeats']} | "
+                f"{_f(row.get('ddp'))} | {_f(row.get('ddp_over_single'), '.2f')}x | "
+                f"{_f(row.get('pair'))} | {_f(row.get('pair_over_single'), '.2f')}"
+                f"{'x' if row.get('pair_over_single') else ''} | {t['repeats']} | "
                 f"{min(loads):.0f}-{max(loads):.0f} |"
             )
     lines += [
@@ -701,6 +761,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     parser.add_argument("--real-chunks", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--barrier", help=argparse.SUPPRESS)
+    parser.add_argument("--barrier-n", type=int, default=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     args.batch_size = args.batch_size or [1024]
     if args.child == "split":
