@@ -117,7 +117,9 @@ def test_implicit_epoch_has_every_positive_once_and_k_negatives_each(clustered: 
     n_items = clustered.n_items
     pos_keys = np.sort(users[labels == 1] * n_items + items[labels == 1])
     np.testing.assert_array_equal(pos_keys, trainer.data.keys)
-    assert (labels == 0).sum() == 4 * len(trainer.data)
+    k = trainer.config.n_negatives
+    assert k == 8  # GMF's default
+    assert (labels == 0).sum() == k * len(trainer.data)
     neg_keys = users[labels == 0] * n_items + items[labels == 0]
     assert not np.isin(neg_keys, trainer.data.keys).any()
 
@@ -127,7 +129,7 @@ def test_ranks_split_each_epoch_into_equal_disjoint_shards(clustered: Dataset) -
     r0, r1 = _trainer(clustered, rank=0, world=2), _trainer(clustered, rank=1, world=2)
     assert r0.batch_size == r1.batch_size == 32  # the global batch of 64, halved
     s0, s1 = r0._shard(5), r1._shard(5)
-    assert len(s0) == len(s1) == r0.samples_per_epoch // 5
+    assert len(s0) == len(s1) == r0.samples_per_epoch // (1 + r0.config.n_negatives)
     n = len(single.data)
     # together the two shards are the whole epoch (padding wraps round when n is odd)
     assert set(s0.tolist()) | set(s1.tolist()) == set(range(n))
