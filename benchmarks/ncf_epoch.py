@@ -31,7 +31,7 @@ SHARED = Path(os.environ.get("NEXTWATCH_SHARED_DATA", REPO.parent / "shared" / "
 RESULTS = REPO / "benchmarks" / "results"
 
 
-def measure(threads: int, repeats: int, work: Path) -> list[dict[str, Any]]:
+def measure(threads: int, repeats: int, work: Path, negatives: int) -> list[dict[str, Any]]:
     import torch
 
     from nextwatch.data.ingest import ingest
@@ -47,7 +47,8 @@ def measure(threads: int, repeats: int, work: Path) -> list[dict[str, Any]]:
     ds = load_dataset(ds_dir)
     train = train_view(ds, get_split(ds, "loo"), "test")
     data = TrainData.build(train.interactions, train.n_users, train.n_items, "implicit", None)
-    model = create_model("neumf", "implicit", device="cpu")
+    # the default shape and settings, with the issue's 4 negatives per positive unless told otherwise
+    model = create_model("neumf", "implicit", device="cpu", n_negatives=negatives)
     rows = []
     for stage in model.stages(train.n_users, train.n_items):
         torch.manual_seed(0)
@@ -61,6 +62,9 @@ def measure(threads: int, repeats: int, work: Path) -> list[dict[str, Any]]:
                 "threads": threads,
                 "batch_size": stage.config.batch_size,
                 "optimizer": stats.optimizer,
+                "embedding_size": getattr(stage.config, "embedding_size", None),
+                "layers": list(getattr(stage.config, "layers", []) or []) or None,
+                "n_negatives": stage.config.n_negatives,
                 "samples_per_epoch": stats.samples,
                 "epoch_s": round(statistics.median(secs), 2),
                 "epoch_s_all": [round(s, 2) for s in secs],
@@ -79,15 +83,20 @@ def markdown(res: dict[str, Any]) -> str:
         f"{res['load_before']} before, {res['load_after']} after (2 cores: above 2 means other work "
         "shared them).",
         "",
-        "Each stage of nextwatch's default NeuMF (GMF and MLP pretraining, then NeuMF), default settings, "
-        "4 sampled negatives per positive each epoch; median of the timed epochs after a warm-up epoch.",
+        "Each stage of nextwatch's default NeuMF (GMF and MLP pretraining, then NeuMF), default settings "
+        f"except the sampled negatives per positive each epoch ({res.get('negatives', 4)}: the issue's "
+        "epoch); median of the timed epochs after a warm-up epoch.",
         "",
-        "| stage | threads | batch | optimiser | samples / epoch | epoch (s) | samples/s | timed (s) |",
-        "|---|---:|---:|---|---:|---:|---:|---|",
+        "| stage | shape | threads | batch | optimiser | samples / epoch | epoch (s) | samples/s | "
+        "timed (s) |",
+        "|---|---|---:|---:|---|---:|---:|---:|---|",
     ]
     for r in res["rows"]:
+        shape = "-".join(str(x) for x in r["layers"]) if r.get("layers") else ""
+        if r.get("embedding_size") is not None:
+            shape = f"{r['embedding_size']} factors" + (f" + {shape}" if shape else "")
         lines.append(
-            f"| {r['stage']} | {r['threads']} | {r['batch_size']:,} | {r['optimizer']} | "
+            f"| {r['stage']} | {shape or '?'} | {r['threads']} | {r['batch_size']:,} | {r['optimizer']} | "
             f"{r['samples_per_epoch']:,} | {r['epoch_s']:.1f} | {r['samples_per_s']:,} | {r['epoch_s_all']} |"
         )
     return "\n".join(lines) + "\n"
@@ -98,11 +107,12 @@ def main() -> int:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", default="2,1", help="comma-separated torch thread counts")
     ap.add_argument("--work", type=Path, default=REPO / "var" / "bench")
+    ap.add_argument("--negatives", type=int, default=4, help="sampled negatives per positive (issue: 4)")
     ap.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
     os.environ.setdefault("NEXTWATCH_PROGRESS", "0")
     if args.child:
-        measure(args.child, args.repeats, args.work)
+        measure(args.child, args.repeats, args.work, args.negatives)
         return 0
     if not (SHARED / "ml-1m").is_dir() and not (args.work / "ml-1m" / "dataset").is_dir():
         print(f"needs the ML-1M files at {SHARED / 'ml-1m'} (set NEXTWATCH_SHARED_DATA)", file=sys.stderr)
@@ -114,13 +124,14 @@ def main() -> int:
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}",
         "load_before": [round(x, 2) for x in os.getloadavg()],
+        "negatives": args.negatives,
         "rows": [],
     }
     for t in [int(x) for x in args.threads.split(",")]:
         # each thread count in a fresh process: torch's thread pool is set once per process
         out = subprocess.run(
             [sys.executable, __file__, "--child", str(t), "--repeats", str(args.repeats),
-             "--work", str(args.work)],
+             "--work", str(args.work), "--negatives", str(args.negatives)],
             check=True, capture_output=True, text=True,
         )  # fmt: skip
         res["rows"] += [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]

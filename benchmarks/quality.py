@@ -544,6 +544,7 @@ def run_contender(
     }
     pre = "loo" if c.task == "topn" else "ratings"
     out: dict[str, Any] = {
+        "threads": threads,
         "name": c.name,
         "library": c.library,
         "model": c.model,
@@ -711,6 +712,23 @@ def _versions(v: dict[str, str]) -> str:
     return ", ".join(f"{k} {x}" for k, x in v.items() if k not in skip)
 
 
+def _threads_line(report: dict[str, Any]) -> str:
+    """Threads per contender process, as each outcome recorded them (outcomes cached before the
+    benchmark recorded threads ran with its default then, 1)."""
+    by: dict[int, list[str]] = {}
+    for d in report["datasets"].values():
+        for c in d["contenders"]:
+            if c.get("skip"):
+                continue
+            by.setdefault(int(c.get("threads", 1)), [])
+            if c["name"] not in by[int(c.get("threads", 1))]:
+                by[int(c.get("threads", 1))].append(c["name"])
+    if len(by) <= 1:
+        return f"Every contender ran with {next(iter(by), report['threads'])} thread(s)."
+    parts = [f"{t} thread(s): {', '.join(names)}" for t, names in sorted(by.items(), reverse=True)]
+    return "Threads per contender process — " + "; ".join(parts) + "."
+
+
 def render_markdown(report: dict[str, Any]) -> str:
     m = report["machine"]
     lines = [
@@ -731,8 +749,8 @@ def render_markdown(report: dict[str, Any]) -> str:
         ]
     lines += [
         f"Machine: {m['cpu']}, {m['cores']} cores, {m['ram_gib']} GiB RAM, no GPU; {m['os']}; Python "
-        f"{m['python']}, torch {m['torch']}, numpy {m['numpy']} (main venv). Every contender ran with "
-        f"{report['threads']} thread(s). **The machine was shared with other work during the run "
+        f"{m['python']}, torch {m['torch']}, numpy {m['numpy']} (main venv). {_threads_line(report)} "
+        "**The machine was shared with other work during the run "
         f"(load average {m['load_average_at_start']} at the start), so fit times are noisy and only "
         "roughly comparable.**",
         "",
