@@ -715,14 +715,11 @@ def _versions(v: dict[str, str]) -> str:
 def _threads_line(report: dict[str, Any]) -> str:
     """Threads per contender process, as each outcome recorded them (outcomes cached before the
     benchmark recorded threads ran with its default then, 1)."""
-    by: dict[int, list[str]] = {}
+    by: dict[int, dict[str, None]] = {}  # threads -> contender names, in order, once each
     for d in report["datasets"].values():
         for c in d["contenders"]:
-            if c.get("skip"):
-                continue
-            by.setdefault(int(c.get("threads", 1)), [])
-            if c["name"] not in by[int(c.get("threads", 1))]:
-                by[int(c.get("threads", 1))].append(c["name"])
+            if not c.get("skip"):
+                by.setdefault(int(c.get("threads", 1)), {})[c["name"]] = None
     if len(by) <= 1:
         return f"Every contender ran with {next(iter(by), report['threads'])} thread(s)."
     parts = [f"{t} thread(s): {', '.join(names)}" for t, names in sorted(by.items(), reverse=True)]

@@ -403,8 +403,17 @@ def machine() -> dict[str, Any]:
 
 
 def _train_cmd(
-    ddp: bool, ds: Path, batches: list[int], steps: int, out: Path, real_chunks: bool, optimizer: str = "auto"
+    ddp: bool,
+    ds: Path,
+    batches: list[int],
+    steps: int,
+    out: Path,
+    real_chunks: bool,
+    optimizer: str = "auto",
+    threads: int = 2,
 ) -> list[str]:
+    """The training child's command: under torchrun (2 ranks, 1 thread each) or one process with
+    ``threads`` torch threads."""
     here = str(Path(__file__).resolve())
     child = ["--child", "train", "--dataset", str(ds), "--steps", str(steps), "--out", str(out)]
     child += ["--optimizer", optimizer]
@@ -421,7 +430,7 @@ def _train_cmd(
             here,
             *child,
         ]
-    return [sys.executable, here, *child, "--threads", "2"]
+    return [sys.executable, here, *child, "--threads", str(threads)]
 
 
 def _collect_ranks(out: Path, world: int) -> list[dict[str, Any]]:
@@ -448,8 +457,8 @@ def bench_training(
             half = [-(-b // 2) for b in batches]
             cmds = []
             for k in range(2):
-                cmd = _train_cmd(False, ds, half, steps, Path(f"{out}-{k}"), False, optimizer)
-                cmds.append([*cmd[:-1], "1", "--barrier", str(barrier), "--barrier-n", "2"])  # 1 thread
+                cmd = _train_cmd(False, ds, half, steps, Path(f"{out}-{k}"), False, optimizer, threads=1)
+                cmds.append([*cmd, "--barrier", str(barrier), "--barrier-n", "2"])
             child = run_children(cmds)
             shutil.rmtree(barrier, ignore_errors=True)
             for k in range(2):

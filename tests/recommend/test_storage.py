@@ -11,10 +11,13 @@ from __future__ import annotations
 import gc
 import json
 import multiprocessing
+import shutil
+import sqlite3
 import subprocess
 import sys
 import textwrap
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -599,9 +602,6 @@ def test_unreachable_postgres_is_a_clear_error() -> None:
 
 def _rounds_in_main_file(db: Path, tmp_path: Path) -> int:
     """Rounds of profile p in the database file alone (without its WAL): what checkpoints copied."""
-    import shutil
-    import sqlite3
-
     copy = tmp_path / "main-only.db"
     shutil.copyfile(db, copy)
     conn = sqlite3.connect(copy)
@@ -614,8 +614,6 @@ def _rounds_in_main_file(db: Path, tmp_path: Path) -> int:
 
 
 def _wait_for(predicate: Any, timeout: float = 10.0) -> bool:
-    import time
-
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         if predicate():

@@ -43,7 +43,7 @@ class FoldInConfig:
     """Settings of the fold-in optimisation."""
 
     #: 20 Adam steps at 0.1: as many hits as 40 at 0.05 on the session benchmark's validation people
-    #: (3,292 against 3,265), at half the cost of a round's fold-in
+    #: (3,393 against 3,365; benchmarks/results/sessions.md), at half the cost of a round's fold-in
     steps: int = 20
     learning_rate: float = 0.1
     reg: float = 0.05
@@ -112,6 +112,7 @@ class FoldInScorer:
         # the prior: mean trained user parameters, flattened in the order of _split
         self.sizes = [p.shape[1] for p in user_parts]
         self.mu = np.concatenate([p.mean(axis=0) for p in user_parts]).astype(np.float64)
+        self._mu32 = self.mu.astype(np.float32)  # the fold-in's float32 copy, made once
         first = next(a for a in (self.gmf_a, self.mlp_c, self.mf_q) if a is not None)
         self.n_items = first.shape[0]
 
@@ -239,7 +240,7 @@ class FoldInScorer:
         # float32 throughout: the rows are float32, and a float64 theta would make numpy promote
         # (copy) every row matrix at every step
         theta32 = theta.astype(f32)
-        mu32 = self.mu.astype(f32)
+        mu32 = self._mu32
         m = np.zeros_like(theta32)
         v = np.zeros_like(theta32)
         b1, b2, eps, lr, reg2 = 0.9, 0.999, 1e-8, cfg.learning_rate, 2.0 * cfg.reg
