@@ -60,8 +60,13 @@ def netflix_subset(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) 
     )
     out = tmp_path_factory.mktemp("netflix") / "ds"
     write_dataset(
-        out, Interactions.empty(), items, users_frame([]), source_format="netflix-subset",
-        sources=[], rating_scale=None,
+        out,
+        Interactions.empty(),
+        items,
+        users_frame([]),
+        source_format="netflix-subset",
+        sources=[],
+        rating_scale=None,
     )
     return out
 

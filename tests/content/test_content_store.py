@@ -39,8 +39,13 @@ def write_items(folder: Path, rows: list[tuple]) -> None:
         schema_overrides={"genres": pl.List(pl.String)},
     )
     write_dataset(
-        folder, Interactions.empty(), items, users_frame([]),
-        source_format="test", sources=[], rating_scale=None,
+        folder,
+        Interactions.empty(),
+        items,
+        users_frame([]),
+        source_format="test",
+        sources=[],
+        rating_scale=None,
     )
 
 
@@ -68,7 +73,9 @@ def test_store_reencodes_only_changed_items(tmp_path: Path) -> None:
     np.testing.assert_array_equal(store.vectors, HashingEncoder(dim=16).encode(texts))
     folder = store_folder(ds_dir, enc.name)
     assert store.path == folder and {p.name for p in folder.iterdir()} == {
-        "vectors.npy", "text_sha256.npy", "meta.json"
+        "vectors.npy",
+        "text_sha256.npy",
+        "meta.json",
     }
     assert store.meta["dataset_fingerprint"] == load_dataset(ds_dir).fingerprint
     assert store.meta["model"] == enc.name and store.meta["dim"] == 16

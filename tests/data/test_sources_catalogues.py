@@ -133,8 +133,16 @@ def test_tmdb_hand_checked(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("rows", "line", "words"),
     [
-        ([tmdb_row(1, "A", ["Drama"], "x", "2001-01-01"), tmdb_row(2, "B", ["Drama"], "y", "2001")
-          .replace('[{""id"": 0, ""name"": ""Drama""}]', "[{broken")], 3, "genres is not valid JSON"),
+        (
+            [
+                tmdb_row(1, "A", ["Drama"], "x", "2001-01-01"),
+                tmdb_row(2, "B", ["Drama"], "y", "2001").replace(
+                    '[{""id"": 0, ""name"": ""Drama""}]', "[{broken"
+                ),
+            ],
+            3,
+            "genres is not valid JSON",
+        ),
         ([tmdb_row(1, "A", [], "x", "01/02/2001")], 2, "release_date '01/02/2001'"),
         ([tmdb_row(1, "A", [], "x", "2001-01-01"), tmdb_row(1, "B", [], "y", "2002")], 3, "appears twice"),
         ([tmdb_row(1, "A", [], "x", "2001-01-01").replace(",1,[],en", ",x1,[],en")], 2, "id 'x1'"),

@@ -66,8 +66,10 @@ def postgres_server() -> Iterator[PostgresServer]:
     """A throw-away PostgreSQL server on 127.0.0.1 for this test session."""
     bindir = _pg_bindir()
     if bindir is None:
-        pytest.skip("PostgreSQL binaries not found under /usr/lib/postgresql/*/bin "
-                    "(apt-get install -y postgresql, or `make system-deps` as root)")
+        pytest.skip(
+            "PostgreSQL binaries not found under /usr/lib/postgresql/*/bin "
+            "(apt-get install -y postgresql, or `make system-deps` as root)"
+        )
     prefix: list[str] = []
     owner: pwd.struct_passwd | None = None
     if os.geteuid() == 0:
@@ -88,8 +90,18 @@ def postgres_server() -> Iterator[PostgresServer]:
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([*prefix, *args], capture_output=True, text=True, timeout=120, check=False)
 
-    init = run(str(bindir / "initdb"), "-D", str(data), "-U", PG_USER, "--auth=trust", "-E", "UTF8",
-               "--locale=C", "--no-sync")
+    init = run(
+        str(bindir / "initdb"),
+        "-D",
+        str(data),
+        "-U",
+        PG_USER,
+        "--auth=trust",
+        "-E",
+        "UTF8",
+        "--locale=C",
+        "--no-sync",
+    )
     if init.returncode != 0:
         shutil.rmtree(root, ignore_errors=True)
         pytest.fail(f"initdb failed:\n{init.stdout}\n{init.stderr}")
@@ -97,10 +109,23 @@ def postgres_server() -> Iterator[PostgresServer]:
     started, port, out = False, 0, ""
     for _ in range(3):  # a free port can be taken between choosing and binding it: try another
         port = _free_port()
-        options = (f"-c listen_addresses=127.0.0.1 -p {port} -c unix_socket_directories={root} "
-                   "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=60")
-        start = run(str(bindir / "pg_ctl"), "-D", str(data), "-l", str(log_file), "-w", "-t", "60",
-                    "-o", options, "start")
+        options = (
+            f"-c listen_addresses=127.0.0.1 -p {port} -c unix_socket_directories={root} "
+            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=60"
+        )
+        start = run(
+            str(bindir / "pg_ctl"),
+            "-D",
+            str(data),
+            "-l",
+            str(log_file),
+            "-w",
+            "-t",
+            "60",
+            "-o",
+            options,
+            "start",
+        )
         out = start.stdout + start.stderr
         if start.returncode == 0:
             started = True

@@ -110,7 +110,10 @@ def test_content_and_cf_modes_rank_by_their_own_side():
 def test_content_candidates_through_an_index_skip_seen_items(use_index):
     v = mode_case_vectors()
     ranker = HybridRanker(
-        np.ones(N), cf=None, vectors=v, index=ExactIndex().build(v) if use_index else None,
+        np.ones(N),
+        cf=None,
+        vectors=v,
+        index=ExactIndex().build(v) if use_index else None,
         config=RankerConfig(mode="content"),
     )
     assert [r.item_idx for r in ranker.rank([0], [1], k=2)] == [3, 2]
@@ -168,7 +171,11 @@ def test_allowed_mask_is_respected_including_the_fallbacks(mode):
     allowed[::3] = True
     allowed[np.argmax(popularity)] = False  # the most popular item must never be offered
     ranker = HybridRanker(
-        popularity, cf=cf, vectors=vectors, index=ExactIndex().build(vectors), allowed=allowed,
+        popularity,
+        cf=cf,
+        vectors=vectors,
+        index=ExactIndex().build(vectors),
+        allowed=allowed,
         config=RankerConfig(mode=mode),
     )
     liked: list[int] = []
@@ -291,7 +298,9 @@ def test_cf_reasons_name_the_liked_item_most_similar_in_cf_space():
     rows[0], rows[5] = [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]
     rows[2], rows[6] = [0.9, 0.1, 0.0], [0.1, 0.9, 0.0]
     ranker = HybridRanker(
-        np.ones(8), cf=gmf_scorer(rows), vectors=None,
+        np.ones(8),
+        cf=gmf_scorer(rows),
+        vectors=None,
         config=RankerConfig(mode="cf", foldin=FoldInConfig(sampled_negatives=0)),
     )
     recs = {r.item_idx: r for r in ranker.rank([0, 5], [0, 5], k=2)}

@@ -90,8 +90,15 @@ GENRES = {
 
 def _state(p: Profile) -> tuple[object, ...]:
     """What a person sees of a profile (everything but timestamps and the revision counter)."""
-    return (p.liked_ids, tuple(x.source for x in p.likes), p.shown, p.shown_not_liked, p.rounds,
-            p.genre_counts, p.taste_state)
+    return (
+        p.liked_ids,
+        tuple(x.source for x in p.likes),
+        p.shown,
+        p.shown_not_liked,
+        p.rounds,
+        p.genre_counts,
+        p.taste_state,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -270,7 +277,12 @@ def test_top_genres_by_count_ties_by_name(store: storage.SqlProfileStore) -> Non
     store.like("p", "m2", genres={"m2": ["Drama", "Drama", "Romance"]})  # the call's mapping wins
     # Drama: m1 m2 = 2; Comedy: m1 m3 = 2; Action: m3 m4 = 2; Romance, Sci-Fi, Western: 1
     assert store.top_genres("p") == [
-        ("Action", 2), ("Comedy", 2), ("Drama", 2), ("Romance", 1), ("Sci-Fi", 1)]
+        ("Action", 2),
+        ("Comedy", 2),
+        ("Drama", 2),
+        ("Romance", 1),
+        ("Sci-Fi", 1),
+    ]
     assert store.top_genres("p", n=2) == [("Action", 2), ("Comedy", 2)]
     assert store.top_genres("p", n=10)[-1] == ("Western", 1)
     assert store.get_profile("p").top_genres(3) == [("Action", 2), ("Comedy", 2), ("Drama", 2)]
@@ -280,7 +292,11 @@ def test_top_genres_by_count_ties_by_name(store: storage.SqlProfileStore) -> Non
 
 def test_rank_genres_is_case_insensitive_then_exact() -> None:
     assert rank_genres({"drama": 1, "Action": 1, "Comedy": 3, "action": 1}, 4) == [
-        ("Comedy", 3), ("Action", 1), ("action", 1), ("drama", 1)]
+        ("Comedy", 3),
+        ("Action", 1),
+        ("action", 1),
+        ("drama", 1),
+    ]
     with pytest.raises(ValueError):
         rank_genres({}, -1)
 
@@ -317,9 +333,12 @@ def test_dataset_fingerprint_change_keeps_likes_drops_taste(store: storage.SqlPr
 def test_import_report_is_kept_and_not_applied_twice(store: storage.SqlProfileStore) -> None:
     store.ensure_profile("p")
     store.like("p", "m2", "search")
-    report = {"file": "NetflixViewingHistory.csv", "rows": 4,
-              "matched": [{"title": "Lion King, The", "item_id": "m1"}, {"title": "Heat", "item_id": "m2"}],
-              "unmatched": ["Ça & « Ünïcode »", "Some Show: Season 1"]}
+    report = {
+        "file": "NetflixViewingHistory.csv",
+        "rows": 4,
+        "matched": [{"title": "Lion King, The", "item_id": "m1"}, {"title": "Heat", "item_id": "m2"}],
+        "unmatched": ["Ça & « Ünïcode »", "Some Show: Season 1"],
+    }
     rec = store.record_import("p", ["m1", "m2"], report, import_id="sha-1", genres=GENRES)
     assert (rec.number, rec.import_id, rec.added_likes, rec.duplicate) == (1, "sha-1", ("m1",), False)
     assert rec.report == report
@@ -443,8 +462,10 @@ def test_two_processes_posting_to_one_profile_lose_nothing(backend: str, tmp_pat
     n_rounds, tags = 200, ["a", "b"]
     ctx = multiprocessing.get_context("fork")
     start = ctx.Event()
-    procs = [ctx.Process(target=_process_worker, args=(target.kind, target.where, t, n_rounds, start))
-             for t in tags]
+    procs = [
+        ctx.Process(target=_process_worker, args=(target.kind, target.where, t, n_rounds, start))
+        for t in tags
+    ]
     for proc in procs:
         proc.start()
     start.set()
@@ -481,8 +502,13 @@ def test_profiles_survive_a_process_restart(target: Target) -> None:
     s.set_taste_state("alice", {"ids": ["m1", "m4"], "sum": [0.5, -0.25], "count": 2})
     s.close()
 
-    out = subprocess.run([sys.executable, "-c", _RESTART_SCRIPT, target.kind, target.where],
-                         capture_output=True, text=True, timeout=60, check=False)
+    out = subprocess.run(
+        [sys.executable, "-c", _RESTART_SCRIPT, target.kind, target.where],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert out.returncode == 0, out.stderr
     seen = json.loads(out.stdout.strip().splitlines()[-1])
     assert seen == {

@@ -26,7 +26,9 @@ from nextwatch.errors import InputError, NextwatchError
 log = logging.getLogger(__name__)
 console = Console(stderr=True)
 
-MODELS = ("neumf", "gmf", "mlp", "mf", "pop")
+MODELS = ("neumf", "gmf", "mlp", "mf", "autorec", "pop")
+#: models that predict ratings only: their --objective defaults to explicit
+EXPLICIT_ONLY = ("autorec",)
 CHECKPOINT_SUFFIX = ".checkpoints"
 RUN_FILE = "run.json"
 #: options that say what to train; with --resume, given ones must match the interrupted run
@@ -90,6 +92,8 @@ def build_settings(
             s["embedding_size"] = factors
         if model in ("mlp", "neumf") and layers is None:
             s["layers"] = list(tower_for(factors))
+        if model == "autorec":
+            s["hidden"] = factors
         if model == "pop":
             raise InputError("--factors does not apply to the pop model")
     if layers is not None:
@@ -180,7 +184,9 @@ def held_out_metrics(model: Any, dataset: Any, split: Any, part: str) -> dict[st
 @click.option("--out", "-o", required=True, type=click.Path(path_type=Path), help="Model folder to write.")
 @click.option("--model", type=click.Choice(MODELS), default="neumf", show_default=True)
 @click.option(
-    "--objective", type=click.Choice(["implicit", "explicit"]), default="implicit", show_default=True
+    "--objective",
+    type=click.Choice(["implicit", "explicit"]),
+    help="implicit (top-N) or explicit (ratings) [default: implicit; explicit for autorec].",
 )
 @click.option(
     "--epochs",
@@ -229,7 +235,7 @@ def train(
     dataset_dir: Path,
     out: Path,
     model: str,
-    objective: str,
+    objective: str | None,
     epochs: int | None,
     factors: int | None,
     layers: str | None,
@@ -254,6 +260,7 @@ def train(
     \b
     nextwatch train DS --out M                        NeuMF, implicit, loo split, tuned defaults
     nextwatch train DS --model mf --objective explicit --out M
+    nextwatch train DS --model autorec --out M        I-AutoRec, ratings
     nextwatch train DS --out M --split none           all data, for serving
     torchrun --nproc_per_node=2 -m nextwatch train DS --out M   DDP, one rank per process
     """
@@ -262,8 +269,12 @@ def train(
     from nextwatch.evaluation.splits import get_split, train_view
     from nextwatch.io import atomic_dir, read_json, write_json
     from nextwatch.models import create_model
+    from nextwatch.models.autorec import AutoRecModel
     from nextwatch.models.ncf.model import NCFModel
     from nextwatch.progress import make_progress
+
+    if objective is None:
+        objective = "explicit" if model in EXPLICIT_ONLY else "implicit"
 
     # a plain run, or one rank of a torchrun job (process group closed when the command ends)
     session = ctx.with_resource(open_session(device, threads))
@@ -321,10 +332,11 @@ def train(
             split_obj = get_split(dataset, run["split"])
         train_ds = train_view(dataset, split_obj, run["eval_on"])
 
-    is_ncf = isinstance(recommender, NCFModel)
-    if is_ncf and not resume and session.is_main:
+    # trained in epochs, checkpointed after each (resumable)
+    resumable = isinstance(recommender, NCFModel | AutoRecModel)
+    if resumable and not resume and session.is_main:
         shutil.rmtree(ckpt, ignore_errors=True)
-    if is_ncf and session.is_main:
+    if resumable and session.is_main:
         ckpt.mkdir(parents=True, exist_ok=True)
         write_json(ckpt / RUN_FILE, run)
 
@@ -335,7 +347,7 @@ def train(
         TextColumn("loss {task.fields[loss]:.4f}"), TextColumn("{task.fields[rate]:>9,.0f} samples/s")
     )
     with progress:
-        if is_ncf:
+        if resumable:
             recommender.fit(
                 train_ds,
                 checkpoint_dir=ckpt,
@@ -381,7 +393,7 @@ def train(
             plot_loss(
                 history, tmp / "loss.png", f"{recommender.name} ({recommender.objective}) training loss"
             )
-    if is_ncf and not keep_checkpoints:
+    if resumable and not keep_checkpoints:
         shutil.rmtree(ckpt, ignore_errors=True)
 
     summary = {

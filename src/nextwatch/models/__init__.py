@@ -1,7 +1,8 @@
 """Recommendation models behind one shape: ``fit``, ``score``, ``score_all``, ``recommend``, ``save``.
 
 ``neumf``, ``gmf``, ``mlp`` and ``mf`` are trained by gradient descent (:mod:`nextwatch.models.ncf`);
-``pop`` is the most-popular baseline. :func:`create_model` builds one by name with its tuned defaults,
+``autorec`` predicts ratings with an item-based autoencoder (:mod:`nextwatch.models.autorec`); ``pop`` is
+the most-popular baseline. :func:`create_model` builds one by name with its tuned defaults,
 :func:`load_model` reads any model folder.
 
 Names are imported lazily, so ``nextwatch.models.config`` or ``nextwatch.models.ncf.sampling`` can be
@@ -24,6 +25,7 @@ _LAZY = {
     "model_class": "nextwatch.models.base",
     "model_names": "nextwatch.models.base",
     "Config": "nextwatch.models.config",
+    "AutoRecConfig": "nextwatch.models.config",
     "GMFConfig": "nextwatch.models.config",
     "MFConfig": "nextwatch.models.config",
     "MLPConfig": "nextwatch.models.config",
@@ -37,6 +39,7 @@ _LAZY = {
     "NCFModel": "nextwatch.models.ncf.model",
     "NeuMFModel": "nextwatch.models.ncf.model",
     "MostPopular": "nextwatch.models.popular",
+    "AutoRecModel": "nextwatch.models.autorec",
 }
 
 
@@ -50,22 +53,25 @@ def _register_all() -> None:
     # importing the modules registers every model class by name
     importlib.import_module("nextwatch.models.ncf.model")
     importlib.import_module("nextwatch.models.popular")
+    importlib.import_module("nextwatch.models.autorec")
 
 
 def create_model(
-    name: str, objective: str = "implicit", *, device: str | None = None, **settings: Any
+    name: str, objective: str | None = None, *, device: str | None = None, **settings: Any
 ) -> Recommender:
-    """A new, untrained model ``name`` with the tuned defaults for ``objective`` and ``settings`` applied.
+    """A new, untrained model ``name`` with the tuned defaults for ``objective`` (None: the model's own,
+    ``implicit`` for all but ``autorec``) and ``settings`` applied.
 
     ``settings`` with the value None are ignored (so CLI options left unset keep the defaults).
     """
     _register_all()
+    from nextwatch.models.autorec import AutoRecModel
     from nextwatch.models.base import model_class
     from nextwatch.models.ncf.model import NCFModel
 
     klass = model_class(name)
     config = klass.config_class.defaults(objective, **settings)
-    if issubclass(klass, NCFModel):
+    if issubclass(klass, NCFModel | AutoRecModel):
         return klass(config, device=device)
     return klass(config)
 

@@ -144,8 +144,12 @@ class Config:
         return cls(**dict(data))
 
     @classmethod
-    def defaults(cls, objective: str = "implicit", **overrides: Any) -> Self:
-        """The tuned defaults for ``objective``, with ``overrides`` (``None`` values are ignored) applied."""
+    def defaults(cls, objective: str | None = None, **overrides: Any) -> Self:
+        """The tuned defaults for ``objective`` (None: the class's own, ``implicit`` for most), with
+        ``overrides`` (``None`` values are ignored) applied."""
+        if objective is None:
+            field = {f.name: f for f in fields(cls)}.get("objective")
+            objective = str(field.default) if field is not None else "implicit"
         if objective not in OBJECTIVES:
             raise InputError(f"unknown objective {objective!r}; choose from {', '.join(OBJECTIVES)}")
         values: dict[str, Any] = {}
@@ -374,3 +378,41 @@ class PopConfig(Config):
     def validate(self) -> None:
         if self.damping < 0:
             raise InputError(f"setting damping={self.damping} must be >= 0")
+
+
+@dataclass(frozen=True)
+class AutoRecConfig(Config):
+    """I-AutoRec (:mod:`nextwatch.models.autorec`): rating prediction by an item-based autoencoder.
+
+    Defaults chosen on the ML-1M half's validation ratings (:data:`AUTOREC_TUNING_NOTES`).
+    """
+
+    #: rating prediction only: ``implicit`` is refused with a hint
+    objective: Objective = "explicit"
+    #: hidden units (the item code size); the paper's 500
+    hidden: int = 500
+    epochs: int = 38
+    learning_rate: float = 0.001
+    #: lambda of the paper: ``reg / 2 * (|W|^2 + |V|^2)`` per epoch, beside the summed squared error
+    reg: float = 150.0
+    #: items per mini-batch
+    batch_size: int = 256
+    #: the learning rate of epoch e (0-based) is ``learning_rate * lr_decay ** e``
+    lr_decay: float = 1.0
+    seed: int = 0
+
+    def validate(self) -> None:
+        if self.objective != "explicit":
+            raise InputError(
+                "autorec predicts ratings: it trains on the explicit objective only",
+                hint="use --objective explicit, or another model for implicit feedback",
+            )
+        for name in ("hidden", "batch_size"):
+            if getattr(self, name) < 1:
+                raise InputError(f"setting {name}={getattr(self, name)} must be >= 1")
+        if self.epochs < 0 or self.seed < 0:
+            raise InputError("settings epochs and seed must be >= 0")
+        if self.learning_rate <= 0 or self.reg < 0:
+            raise InputError("setting learning_rate must be > 0 and reg >= 0")
+        if not 0.0 < self.lr_decay <= 1.0:
+            raise InputError(f"setting lr_decay={self.lr_decay} must be in (0, 1]")

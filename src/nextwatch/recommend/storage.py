@@ -354,8 +354,12 @@ class SqlProfileStore(ABC):
                         tx.run(stmt)
                 tx.run("UPDATE nw_schema SET version = :v", {"v": SCHEMA_VERSION})
                 if not fresh:
-                    log.info("profile store %s migrated from schema v%d to v%d", self.location, found,
-                             SCHEMA_VERSION)
+                    log.info(
+                        "profile store %s migrated from schema v%d to v%d",
+                        self.location,
+                        found,
+                        SCHEMA_VERSION,
+                    )
         self.schema_version = SCHEMA_VERSION
 
     # -- helpers inside a transaction ------------------------------------------------------
@@ -402,12 +406,15 @@ class SqlProfileStore(ABC):
         """
         existing: set[str] = set()
         for start in range(0, len(items), _IN_CHUNK):
-            chunk = {f"i{k}": item for k, item in enumerate(items[start:start + _IN_CHUNK])}
+            chunk = {f"i{k}": item for k, item in enumerate(items[start : start + _IN_CHUNK])}
             marks = ", ".join(f":{name}" for name in chunk)
-            existing.update(r[0] for r in tx.all(
-                f"SELECT item_id FROM nw_likes WHERE profile_id = :p AND item_id IN ({marks})",
-                {"p": profile_id, **chunk},
-            ))
+            existing.update(
+                r[0]
+                for r in tx.all(
+                    f"SELECT item_id FROM nw_likes WHERE profile_id = :p AND item_id IN ({marks})",
+                    {"p": profile_id, **chunk},
+                )
+            )
         added = [i for i in items if i not in existing]
         tx.many(
             "INSERT INTO nw_likes (profile_id, item_id, source, at) VALUES (:p, :i, :s, :at) "
@@ -427,8 +434,12 @@ class SqlProfileStore(ABC):
         if row is None:
             raise NotFoundError(f"no profile {profile_id!r}")
         p = {"p": profile_id}
-        likes = tuple(map(Like._make, tx.all(
-            "SELECT item_id, source, at FROM nw_likes WHERE profile_id = :p ORDER BY seq", p)))
+        likes = tuple(
+            map(
+                Like._make,
+                tx.all("SELECT item_id, source, at FROM nw_likes WHERE profile_id = :p ORDER BY seq", p),
+            )
+        )
         shown = tuple(
             r[0] for r in tx.all("SELECT item_id FROM nw_shown WHERE profile_id = :p ORDER BY seq", p)
         )
@@ -490,8 +501,12 @@ class SqlProfileStore(ABC):
                     "SELECT dataset_fingerprint FROM nw_profiles WHERE profile_id = :p", {"p": profile_id}
                 )
                 if row is not None and row[0] != dataset_fingerprint:
-                    log.info("profile %s moves from dataset %s to %s; its taste state is recomputed",
-                             profile_id, row[0], dataset_fingerprint)
+                    log.info(
+                        "profile %s moves from dataset %s to %s; its taste state is recomputed",
+                        profile_id,
+                        row[0],
+                        dataset_fingerprint,
+                    )
                     tx.run(
                         "UPDATE nw_profiles SET dataset_fingerprint = :fp, taste_state = NULL, "
                         "taste_revision = NULL WHERE profile_id = :p",
@@ -570,14 +585,22 @@ class SqlProfileStore(ABC):
                         "SELECT COUNT(*) FROM nw_rounds WHERE profile_id = :p AND seq <= :s",
                         {"p": profile_id, "s": row[0]},
                     )
-                    log.info("round %s of profile %s was already recorded; ignoring the repeat",
-                             round_id, profile_id)
+                    log.info(
+                        "round %s of profile %s was already recorded; ignoring the repeat",
+                        round_id,
+                        profile_id,
+                    )
                     assert number is not None
                     return RoundResult(int(number[0]), True, (), self._revision(tx, profile_id))
             tx.run(
                 "INSERT INTO nw_rounds (profile_id, round_id, shown, liked, at) VALUES (:p, :r, :s, :l, :at)",
-                {"p": profile_id, "r": round_id, "s": _json_text(list(shown_t), "shown"),
-                 "l": _json_text(list(liked_t), "liked"), "at": now},
+                {
+                    "p": profile_id,
+                    "r": round_id,
+                    "s": _json_text(list(shown_t), "shown"),
+                    "l": _json_text(list(liked_t), "liked"),
+                    "at": now,
+                },
             )
             tx.many(
                 "INSERT INTO nw_shown (profile_id, item_id, at) VALUES (:p, :i, :at) "
@@ -674,8 +697,12 @@ class SqlProfileStore(ABC):
         _check_id(profile_id, "profile_id")
         with self._tx(write=False) as tx:
             self._require(tx, profile_id)
-            return [r[0] for r in tx.all(
-                "SELECT item_id FROM nw_shown WHERE profile_id = :p ORDER BY seq", {"p": profile_id})]
+            return [
+                r[0]
+                for r in tx.all(
+                    "SELECT item_id FROM nw_shown WHERE profile_id = :p ORDER BY seq", {"p": profile_id}
+                )
+            ]
 
     def shown_not_liked(self, profile_id: str) -> list[str]:
         """Items shown and not liked: the negatives of a fold-in."""
@@ -691,8 +718,13 @@ class SqlProfileStore(ABC):
                 {"p": profile_id},
             )
         return [
-            Round(number=k, round_id=r[0], shown=tuple(json.loads(r[1])), liked=tuple(json.loads(r[2])),
-                  at=float(r[3]))
+            Round(
+                number=k,
+                round_id=r[0],
+                shown=tuple(json.loads(r[1])),
+                liked=tuple(json.loads(r[2])),
+                at=float(r[3]),
+            )
             for k, r in enumerate(rows, start=1)
         ]
 
@@ -730,14 +762,25 @@ class SqlProfileStore(ABC):
                 )
                 if row is not None:
                     first = next(r for r in self._imports(tx, profile_id) if r.import_id == import_id)
-                    return ImportRecord(first.number, first.import_id, first.at, first.report,
-                                        first.added_likes, duplicate=True)
+                    return ImportRecord(
+                        first.number,
+                        first.import_id,
+                        first.at,
+                        first.report,
+                        first.added_likes,
+                        duplicate=True,
+                    )
             added = self._add_likes(tx, profile_id, items, "import", now, genres)
             tx.run(
                 "INSERT INTO nw_imports (profile_id, import_id, report, added, at) "
                 "VALUES (:p, :i, :r, :a, :at)",
-                {"p": profile_id, "i": import_id, "r": report_text, "a": _json_text(list(added), "added"),
-                 "at": now},
+                {
+                    "p": profile_id,
+                    "i": import_id,
+                    "r": report_text,
+                    "a": _json_text(list(added), "added"),
+                    "at": now,
+                },
             )
             self._bump(tx, profile_id, now)
             return self._imports(tx, profile_id)[-1]
@@ -749,8 +792,13 @@ class SqlProfileStore(ABC):
             {"p": profile_id},
         )
         return [
-            ImportRecord(number=k, import_id=r[0], at=float(r[3]), report=json.loads(r[1]),
-                         added_likes=tuple(json.loads(r[2])))
+            ImportRecord(
+                number=k,
+                import_id=r[0],
+                at=float(r[3]),
+                report=json.loads(r[1]),
+                added_likes=tuple(json.loads(r[2])),
+            )
             for k, r in enumerate(rows, start=1)
         ]
 
@@ -803,7 +851,10 @@ def _close_if_owner(conn: sqlite3.Connection, pid: int) -> None:
 
 
 def _checkpoint_loop(
-    store_ref: weakref.ref[SQLiteProfileStore], path: Path, interval: float, busy_timeout: float,
+    store_ref: weakref.ref[SQLiteProfileStore],
+    path: Path,
+    interval: float,
+    busy_timeout: float,
     stop: threading.Event,
 ) -> None:
     """Body of a SQLite store's checkpoint thread: a PASSIVE WAL checkpoint every ``interval`` s."""
@@ -1132,7 +1183,7 @@ def store_location(target: str | os.PathLike[str]) -> tuple[str, str]:
     if "://" not in text:
         return "sqlite", text
     if text.startswith("sqlite:///"):
-        rest = text[len("sqlite:///"):]
+        rest = text[len("sqlite:///") :]
         if "?" in rest:
             raise NextwatchError(f"query options are not supported in a SQLite store URL: {text!r}")
         return "sqlite", rest

@@ -230,9 +230,7 @@ def locate_bad_line(
         if problem is not None:
             return InputError(problem, path=path, line=first_line + k)
     # polars refused the text but every line looks right on its own (should not happen)
-    return InputError(
-        f"could not parse the lines from {first_line} on{context}", path=path, line=first_line
-    )
+    return InputError(f"could not parse the lines from {first_line} on{context}", path=path, line=first_line)
 
 
 def shorten(value: bytes | str, limit: int = 60) -> str:

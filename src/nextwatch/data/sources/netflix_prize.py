@@ -108,9 +108,7 @@ def _find(path: Path) -> _Layout:
         titles = path.parent / TITLES_FILE if path.name == "training_set" else titles
     combined = sorted((p for p in path.glob("combined_data*.txt") if p.is_file()), key=_combined_key)
     folder = path / "training_set" if (path / "training_set").is_dir() else path
-    per_movie = sorted(
-        (p for p in folder.glob("mv_*.txt") if _PER_MOVIE.search(p.name)), key=_movie_file_id
-    )
+    per_movie = sorted((p for p in folder.glob("mv_*.txt") if _PER_MOVIE.search(p.name)), key=_movie_file_id)
     if combined and per_movie:
         raise InputError(
             "both layouts are here (combined_data_*.txt and training_set/mv_*.txt); they hold the same "

@@ -182,6 +182,18 @@ class EpochStats:
     def samples_per_s(self) -> float:
         return self.samples / self.seconds if self.seconds > 0 else float("nan")
 
+    @classmethod
+    def from_dict(cls, h: dict[str, Any]) -> EpochStats:
+        """Read back :meth:`to_dict` (as stored in checkpoints)."""
+        return cls(
+            h["stage"],
+            int(h["epoch"]),
+            float(h["loss"]),
+            int(h["samples"]),
+            float(h["seconds"]),
+            h.get("optimizer"),
+        )
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "stage": self.stage,
@@ -567,15 +579,5 @@ class EpochTrainer:
         if self.sparse_optimizer is not None:
             self.sparse_optimizer.load_state_dict(state["sparse_optimizer"])
         self.epoch = int(state["epochs_done"])
-        self.history = [
-            EpochStats(
-                h["stage"],
-                int(h["epoch"]),
-                float(h["loss"]),
-                int(h["samples"]),
-                float(h["seconds"]),
-                h.get("optimizer"),
-            )
-            for h in state["history"]
-        ]
+        self.history = [EpochStats.from_dict(h) for h in state["history"]]
         torch.set_rng_state(state["torch_rng"])

@@ -1,0 +1,295 @@
+"""I-AutoRec (Sedhain et al., "AutoRec: Autoencoders Meet Collaborative Filtering", WWW 2015): rating
+prediction by an item-based autoencoder.
+
+Each item is the vector of its training ratings over all users (zero where unrated). The encoder maps it
+to ``h_i = sigmoid(r_i W + c)`` (``W``: ``n_users x hidden``), the decoder reconstructs every user's rating
+as ``r_hat(u, i) = V_u . h_i + b_u``. Training minimises the squared error on the *observed* ratings only
+plus ``reg / 2 * (|W|^2 + |V|^2)``, with Adam over mini-batches of items.
+
+The reconstruction is only ever computed at observed ratings (a gather of ``V`` rows), and the encoder
+reads a sparse batch, so an epoch costs O(ratings x hidden), not O(items x users x hidden). After
+training the item codes ``h_i`` are computed once and stored: scoring is then a dot product of a user's
+decoder row with the item codes, the same shape as matrix factorisation.
+
+Explicit objective only (it predicts ratings, on the dataset's scale, clipped to it). It trains in one
+process; checkpoints after every epoch make ``--resume`` continue exactly.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from nextwatch.data.dataset import Dataset
+from nextwatch.device import resolve_device
+from nextwatch.errors import NextwatchError
+from nextwatch.io import atomic_path
+from nextwatch.models.base import Recommender
+from nextwatch.models.config import AutoRecConfig
+from nextwatch.models.ncf.trainer import EpochStats, Parallel
+from nextwatch.models.ncf.training import Callbacks, Stage, stage_seed
+
+log = logging.getLogger(__name__)
+
+WEIGHTS_FILE = "weights.pt"
+CHECKPOINT_FORMAT = 1
+#: items encoded per forward pass when computing every item's code
+ENCODE_CHUNK = 2048
+
+
+class ItemRatings:
+    """Training ratings grouped by item (CSR over items), one rating per (user, item): the mean of any
+    repeats."""
+
+    def __init__(self, dataset: Dataset) -> None:
+        inter = dataset.interactions
+        n_users, n_items = dataset.n_users, dataset.n_items
+        keys = inter.item_idx.astype(np.int64) * n_users + inter.user_idx.astype(np.int64)
+        pairs, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
+        sums = np.bincount(inverse, weights=inter.rating.astype(np.float64), minlength=len(pairs))
+        self.n_users, self.n_items = n_users, n_items
+        self.users = torch.from_numpy(pairs % n_users)
+        self.ratings = torch.from_numpy((sums / counts).astype(np.float32))
+        self.indptr = np.zeros(n_items + 1, np.int64)
+        np.cumsum(np.bincount(pairs // n_users, minlength=n_items), out=self.indptr[1:])
+
+    def __len__(self) -> int:
+        return len(self.ratings)
+
+    def batch(self, items: np.ndarray) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """For ``items``: the sparse ``[len(items), n_users]`` rating matrix, and the observed entries as
+        (row in the batch, user, rating)."""
+        lo, hi = self.indptr[items], self.indptr[items + 1]
+        n = hi - lo
+        # positions of the items' ratings in the CSR arrays, without a Python loop per item
+        starts = np.repeat(lo - np.concatenate([[0], np.cumsum(n)[:-1]]), n)
+        pos = torch.from_numpy(starts + np.arange(int(n.sum())))
+        rows = torch.from_numpy(np.repeat(np.arange(len(items)), n))
+        users, ratings = self.users[pos], self.ratings[pos]
+        x = torch.sparse_coo_tensor(
+            torch.stack([rows, users]),
+            ratings,
+            (len(items), self.n_users),
+            is_coalesced=True,  # rows ascending, users ascending within a row
+            check_invariants=False,
+        )
+        return x, rows, users, ratings
+
+
+class AutoRecNet(nn.Module):
+    """Encoder ``W, c``, decoder ``V, b`` (module docstring); ``item_codes`` holds every item's ``h_i``
+    once training is done."""
+
+    def __init__(self, n_users: int, n_items: int, hidden: int) -> None:
+        super().__init__()
+        # the uniform(+-1/sqrt(fan_in)) initialisation of nn.Linear, for both layers
+        enc, dec = 1.0 / np.sqrt(n_users), 1.0 / np.sqrt(hidden)
+        self.encoder = nn.Parameter(torch.empty(n_users, hidden).uniform_(-enc, enc))
+        self.encoder_bias = nn.Parameter(torch.empty(hidden).uniform_(-enc, enc))
+        self.decoder = nn.Parameter(torch.empty(n_users, hidden).uniform_(-dec, dec))
+        self.decoder_bias = nn.Parameter(torch.empty(n_users).uniform_(-dec, dec))
+        self.register_buffer("item_codes", torch.zeros(n_items, hidden))
+
+    def encode(self, x: Tensor) -> Tensor:
+        """Codes ``[B, hidden]`` of a sparse ``[B, n_users]`` batch of item rating vectors."""
+        return torch.sigmoid(torch.sparse.mm(x, self.encoder) + self.encoder_bias)
+
+    def reconstruct(self, codes: Tensor, rows: Tensor, users: Tensor) -> Tensor:
+        """Predicted ratings at (row of ``codes``, user) pairs."""
+        return (codes[rows] * self.decoder[users]).sum(1) + self.decoder_bias[users]
+
+    def penalty(self) -> Tensor:
+        return self.encoder.pow(2).sum() + self.decoder.pow(2).sum()
+
+
+class AutoRecModel(Recommender):
+    """I-AutoRec behind the shared model shape (module docstring)."""
+
+    name = "autorec"
+    config_class = AutoRecConfig
+    config: AutoRecConfig
+
+    def __init__(
+        self, config: AutoRecConfig | None = None, *, device: str | torch.device | None = None
+    ) -> None:
+        super().__init__(config)
+        self._device_setting = device
+        self.module: AutoRecNet | None = None
+        self.history: list[EpochStats] = []
+
+    @property
+    def device(self) -> torch.device:
+        return resolve_device(self._device_setting)
+
+    # -- training -------------------------------------------------------------------------------------
+
+    def _fit(
+        self,
+        dataset: Dataset,
+        *,
+        checkpoint_dir: str | os.PathLike[str] | None = None,
+        resume: bool = False,
+        parallel: Parallel | None = None,
+        callbacks: Callbacks | None = None,
+        **options: Any,
+    ) -> None:
+        if options:
+            raise TypeError(f"unknown fit options: {', '.join(options)}")
+        if parallel is not None and parallel.world_size > 1:
+            raise NextwatchError(
+                "autorec trains in one process",
+                hint="run nextwatch train without torchrun for --model autorec",
+            )
+        cfg = self.config
+        callbacks = callbacks or Callbacks()
+        data = ItemRatings(dataset)
+        device = self.device
+        stage = Stage(self.name, cfg, lambda: AutoRecNet(dataset.n_users, dataset.n_items, cfg.hidden))
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(stage_seed(cfg.seed, 0))
+            module = stage.build().to(device)
+        optimizer = torch.optim.Adam(module.parameters(), lr=cfg.learning_rate)
+        epoch, history = 0, []
+        ckpt = None if checkpoint_dir is None else Path(checkpoint_dir) / f"0-{self.name}.pt"
+        if resume and ckpt is not None and ckpt.is_file():
+            epoch, history = self._load_checkpoint(ckpt, module, optimizer, device)
+            log.info("resumed %s after epoch %d", self.name, epoch)
+        callbacks.stage_start(stage, 0, 1, len(data))
+        while epoch < cfg.epochs:
+            callbacks.epoch_start(stage, epoch + 1)
+            stats = self._train_epoch(module, optimizer, data, epoch, callbacks)
+            epoch += 1
+            history.append(stats)
+            log.info(
+                "%s epoch %d/%d: loss %.4f, %.1f s", self.name, epoch, cfg.epochs, stats.loss, stats.seconds
+            )
+            if ckpt is not None:
+                ckpt.parent.mkdir(parents=True, exist_ok=True)
+                state = {
+                    "format": CHECKPOINT_FORMAT,
+                    "config": cfg.to_dict(),
+                    "epochs_done": epoch,
+                    "module": module.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "history": [h.to_dict() for h in history],
+                }
+                with atomic_path(ckpt) as tmp:
+                    torch.save(state, tmp)
+            callbacks.epoch_end(stage, stats, module)
+        self._store_codes(module, data)
+        self.module = module.eval()
+        self.history = history
+
+    def _train_epoch(
+        self,
+        module: AutoRecNet,
+        optimizer: torch.optim.Optimizer,
+        data: ItemRatings,
+        epoch: int,
+        callbacks: Callbacks,
+    ) -> EpochStats:
+        cfg = self.config
+        for group in optimizer.param_groups:
+            group["lr"] = cfg.learning_rate * cfg.lr_decay**epoch
+        # the item order of epoch e depends on (seed, e) only, so a resumed run repeats it exactly
+        order = np.random.default_rng([cfg.seed, epoch, 0xA7]).permutation(data.n_items)
+        order = order[data.indptr[order + 1] > data.indptr[order]]  # items with ratings
+        dev = next(module.parameters()).device
+        module.train()
+        t0 = time.perf_counter()
+        total, done = 0.0, 0
+        for start in range(0, len(order), cfg.batch_size):
+            items = order[start : start + cfg.batch_size]
+            x, rows, users, ratings = (t.to(dev) for t in data.batch(items))
+            pred = module.reconstruct(module.encode(x), rows, users)
+            sq = (pred - ratings).pow(2).sum()
+            # the penalty spread over the batches of an epoch in proportion to their items
+            loss = sq + cfg.reg / 2 * module.penalty() * (len(items) / len(order))
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            total += float(sq.detach())
+            done += len(ratings)
+            callbacks.batch_progress(done, len(data), total / max(1, done))
+        return EpochStats(
+            self.name, epoch + 1, total / max(1, done), done, time.perf_counter() - t0, optimizer="adam"
+        )
+
+    def _load_checkpoint(
+        self, path: Path, module: AutoRecNet, optimizer: torch.optim.Optimizer, device: torch.device
+    ) -> tuple[int, list[EpochStats]]:
+        try:
+            state = torch.load(path, map_location=device, weights_only=True)
+        except Exception as e:  # a truncated or foreign file
+            raise NextwatchError(
+                f"cannot read checkpoint {path}: {e}", hint="start afresh without --resume"
+            ) from e
+        if state.get("format") != CHECKPOINT_FORMAT or state.get("config") != self.config.to_dict():
+            raise NextwatchError(
+                f"checkpoint {path} was written with other settings than this run's",
+                hint="resume with the original settings, or start afresh without --resume",
+            )
+        module.load_state_dict(state["module"])
+        optimizer.load_state_dict(state["optimizer"])
+        return int(state["epochs_done"]), [EpochStats.from_dict(h) for h in state["history"]]
+
+    @torch.no_grad()
+    def _store_codes(self, module: AutoRecNet, data: ItemRatings) -> None:
+        module.eval()
+        dev = next(module.parameters()).device
+        for start in range(0, data.n_items, ENCODE_CHUNK):
+            items = np.arange(start, min(data.n_items, start + ENCODE_CHUNK))
+            x = data.batch(items)[0].to(dev)
+            module.item_codes[start : start + len(items)] = module.encode(x)
+
+    # -- scoring --------------------------------------------------------------------------------------
+
+    def _require_module(self) -> AutoRecNet:
+        if self.module is None:
+            raise NextwatchError(f"the {self.name} model is not trained yet")
+        return self.module
+
+    def _clip(self, pred: Tensor) -> np.ndarray:
+        out = pred.float().cpu().numpy()
+        scale = self._require_fitted().rating_scale
+        return np.clip(out, *scale) if scale else out
+
+    @torch.no_grad()
+    def _score_pairs(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        m = self._require_module()
+        dev = m.item_codes.device
+        u = torch.as_tensor(users, dtype=torch.int64, device=dev)
+        i = torch.as_tensor(items, dtype=torch.int64, device=dev)
+        return self._clip(m.reconstruct(m.item_codes, i, u))
+
+    @torch.no_grad()
+    def _score_rows(self, users: np.ndarray) -> np.ndarray:
+        m = self._require_module()
+        u = torch.as_tensor(users, dtype=torch.int64, device=m.item_codes.device)
+        return self._clip(m.decoder[u] @ m.item_codes.T + m.decoder_bias[u, None])
+
+    # -- persistence ----------------------------------------------------------------------------------
+
+    def _write_weights(self, folder: Path) -> None:
+        state = {k: v.detach().cpu() for k, v in self._require_module().state_dict().items()}
+        with atomic_path(folder / WEIGHTS_FILE) as tmp:
+            torch.save(state, tmp)
+
+    def _read_weights(self, folder: Path, device: str | None) -> None:
+        st = self._require_fitted()
+        if device is not None:
+            self._device_setting = device
+        try:
+            state = torch.load(folder / WEIGHTS_FILE, map_location=self.device, weights_only=True)
+        except FileNotFoundError as e:
+            raise NextwatchError(f"{folder} has no {WEIGHTS_FILE}; the model folder is incomplete") from e
+        module = AutoRecNet(st.n_users, st.n_items, self.config.hidden)
+        module.load_state_dict(state)
+        self.module = module.to(self.device).eval()
