@@ -102,9 +102,9 @@ def contenders(
         label = "NeuMF" if model == "neumf" else model.upper()
         nw.append(Contender(f"nextwatch {label}", "nextwatch", model, "topn", grid, venv="main", ours=True))
     nw.append(Contender("nextwatch popularity", "nextwatch", "pop", "topn", [{}], venv="main", ours=True))
-    for model in ("neumf", "mf"):
+    for model in ("neumf", "mf", "autorec"):
         grid = [dict(nw_grid)]
-        label = "NeuMF" if model == "neumf" else "MF"
+        label = {"neumf": "NeuMF", "mf": "MF", "autorec": "AutoRec"}[model]
         nw.append(
             Contender(
                 f"nextwatch {label} (explicit)", "nextwatch", model, "ratings", grid, venv="main", ours=True
