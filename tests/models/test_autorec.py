@@ -153,3 +153,12 @@ def test_cli_trains_autorec_on_ratings_by_default(clustered_module: Dataset, tmp
     assert (out / "loss.png").is_file() and not (tmp_path / "model.checkpoints").exists()
     refused = CliRunner().invoke(main, [*args[:6], "--objective", "implicit", "--out", str(tmp_path / "x")])
     assert refused.exit_code != 0 and "explicit objective only" in refused.output
+
+
+def test_serving_an_autorec_model_is_refused_with_a_reason(clustered_module: Dataset, tmp_path: Path) -> None:
+    out = tmp_path / "model"
+    args = ["train", str(clustered_module.path), "--model", "autorec", "--out", str(out), "--split", "none"]
+    assert CliRunner().invoke(main, [*args, "--epochs", "1", "--factors", "4"]).exit_code == 0
+    result = CliRunner().invoke(main, ["recommend", str(out), "--like", "Movie 1"])
+    assert result.exit_code != 0 and isinstance(result.exception, SystemExit)  # a handled error
+    assert "cannot fold in new people" in result.output and "Traceback" not in result.output

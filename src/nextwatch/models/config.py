@@ -73,7 +73,7 @@ I-AutoRec (hidden 500, Adam 1e-3, 256 items per batch; validation RMSE by epoch,
   reg 50 .......................................................... 0.862 at epoch 35, then overfits
   reg 500 ......................................................... 0.870 at epoch 70 (underfits)
   reg 150, rate decaying 0.97/epoch ............................... 0.861 at epoch 45, still falling
-  reg 150 ......................................................... 0.855 at 40, 0.853-0.855 at 43-48  <- default, 45 epochs
+  reg 150 ........................................ 0.855 at 40, 0.853-0.855 at 43-48  <- default: 45 epochs
 """
 
 
