@@ -861,7 +861,9 @@ def main(argv: list[str] | None = None) -> int:
         help="RecBole NeuMF epoch checkpoints to choose from (default 5,10; one value = no tuning)",
     )
     ap.add_argument(
-        "--nw-epochs", type=int, default=None,
+        "--nw-epochs",
+        type=int,
+        default=None,
         help="epochs of nextwatch's gradient-descent models (default: their tuned defaults)",
     )
     ap.add_argument("--threads", type=int, default=1, help="threads per contender process")
@@ -947,9 +949,12 @@ def main(argv: list[str] | None = None) -> int:
                 seeds = [int(x) for x in args.seed_list.split(",")]
             if c.ours and c.model == "pop":
                 seeds = [0]  # deterministic
+            # nextwatch's rows run "defaults": the effective settings belong in the key, or a cached
+            # outcome of superseded defaults would be reused
+            effective = _effective_configs(c) if c.ours else None
             key = hashlib.sha256(
                 json.dumps(
-                    [fp, c.library, c.model, c.task, c.grid, seeds, args.threads], sort_keys=True
+                    [fp, c.library, c.model, c.task, c.grid, seeds, args.threads, effective], sort_keys=True
                 ).encode()
             ).hexdigest()[:12]
             cache = work / "results" / f"{_slug(c.name)}-{key}.json"
@@ -1015,6 +1020,14 @@ def _neumf_speed(entry: dict[str, Any]) -> str | None:
                 ]
                 return "; ".join(parts)
     return None
+
+
+def _effective_configs(c: Contender) -> list[dict[str, Any]]:
+    """The full settings each grid entry of one of nextwatch's contenders trains with."""
+    from nextwatch.models import create_model
+
+    objective = "implicit" if c.task == "topn" else "explicit"
+    return [create_model(c.model, objective, **g).config.to_dict() for g in c.grid]
 
 
 def _cached_runs(folder: Path, name: str) -> list[dict[str, Any]]:

@@ -58,12 +58,15 @@ def test_forward_matches_hand_computed_values() -> None:
 def test_item_ratings_group_by_item_and_average_repeats(make_dataset) -> None:  # type: ignore[no-untyped-def]
     # user 1 rated item 2 twice (3 then 5): one entry, the mean 4
     ds = make_dataset([0, 1, 1, 2, 1], [2, 0, 2, 2, 2], [1.0, 2.0, 3.0, 4.0, 5.0], n_items=3)
-    data = ItemRatings(ds)
+    data = ItemRatings.from_dataset(ds)
     assert len(data) == 4 and data.indptr.tolist() == [0, 1, 1, 4]
     x, rows, users, ratings = data.batch(np.array([2, 1, 0]))
     assert rows.tolist() == [0, 0, 0, 2] and users.tolist() == [0, 1, 2, 1]
     assert ratings.tolist() == [1.0, 4.0, 4.0, 2.0]
     np.testing.assert_array_equal(x.to_dense().numpy(), [[1.0, 4.0, 4.0], [0, 0, 0], [0, 2.0, 0]])
+    part = data.subset(np.array([True, False, True, False]))  # (item 0, user 1) and (item 2, user 1)
+    assert part.indptr.tolist() == [0, 1, 1, 2] and part.users.tolist() == [1, 1]
+    np.testing.assert_array_equal(part.batch(np.array([2]))[0].to_dense().numpy(), [[0, 4.0, 0]])
 
 
 def test_learns_ratings_better_than_the_item_mean(clustered_large: Dataset) -> None:
@@ -77,8 +80,40 @@ def test_learns_ratings_better_than_the_item_mean(clustered_large: Dataset) -> N
     # the item means blur the two taste groups (4-5 from one group, 1-2 from the other); a model that
     # tells them apart is left with the 4-or-5 noise (RMSE 0.5); seen: 0.70 against 1.24
     assert rmse < 0.6 * base, (rmse, base)
-    assert [h.epoch for h in model.history] == list(range(1, 61))
+    assert [h.epoch for h in model.history] == list(range(1, len(model.history) + 1))
     assert model.history[-1].loss < model.history[0].loss
+
+
+def test_early_stopping_keeps_the_epoch_that_predicts_held_out_ratings_best(clustered_large: Dataset) -> None:
+    # a rate this high overfits the fixture within a few epochs: the run stops and keeps the best epoch
+    settings = {
+        "hidden": 32,
+        "epochs": 200,
+        "batch_size": 2,
+        "learning_rate": 0.05,
+        "reg": 0.0,
+        "patience": 3,
+    }
+    model = create_model("autorec", device="cpu", **settings).fit(clustered_large)
+    stop = model.provenance["early_stopping"]
+    assert stop["held_out_ratings"] == pytest.approx(
+        0.05 * len(ItemRatings.from_dataset(clustered_large)), rel=0.3
+    )
+    assert stop["epochs_run"] == stop["best_epoch"] + 3 < 200 and len(model.history) == stop["epochs_run"]
+    # the kept weights are the best epoch's: re-running only that many epochs without early stopping's
+    # restore gives the same held-out error
+    again = create_model("autorec", device="cpu", **{**settings, "epochs": stop["best_epoch"]}).fit(
+        clustered_large
+    )
+    assert again.provenance["early_stopping"]["held_out_rmse"] == stop["held_out_rmse"]
+    for key, value in model.module.state_dict().items():  # type: ignore[union-attr]
+        if key != "item_codes":
+            assert torch.equal(value, again.module.state_dict()[key]), key  # type: ignore[union-attr]
+    # switched off, every epoch runs on every rating
+    off = create_model("autorec", device="cpu", **{**settings, "epochs": 4, "stop_fraction": 0.0}).fit(
+        clustered_large
+    )
+    assert len(off.history) == 4 and "early_stopping" not in off.provenance
 
 
 def test_scores_stay_on_the_rating_scale_and_rows_match_pairs(clustered_module: Dataset) -> None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -42,23 +43,37 @@ WEIGHTS_FILE = "weights.pt"
 CHECKPOINT_FORMAT = 1
 #: items encoded per forward pass when computing every item's code
 ENCODE_CHUNK = 2048
+#: early stopping needs at least this many held-out ratings; with fewer, every epoch is run
+MIN_STOP_RATINGS = 20
 
 
 class ItemRatings:
     """Training ratings grouped by item (CSR over items), one rating per (user, item): the mean of any
     repeats."""
 
-    def __init__(self, dataset: Dataset) -> None:
+    def __init__(self, n_users: int, n_items: int, items: np.ndarray, users: np.ndarray, ratings: np.ndarray):
+        """From one rating per (item, user) pair, sorted by item, then user."""
+        self.n_users, self.n_items = n_users, n_items
+        self.items = items
+        self.users = torch.from_numpy(users)
+        self.ratings = torch.from_numpy(ratings)
+        self.indptr = np.zeros(n_items + 1, np.int64)
+        np.cumsum(np.bincount(items, minlength=n_items), out=self.indptr[1:])
+
+    @classmethod
+    def from_dataset(cls, dataset: Dataset) -> ItemRatings:
         inter = dataset.interactions
         n_users, n_items = dataset.n_users, dataset.n_items
         keys = inter.item_idx.astype(np.int64) * n_users + inter.user_idx.astype(np.int64)
         pairs, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
         sums = np.bincount(inverse, weights=inter.rating.astype(np.float64), minlength=len(pairs))
-        self.n_users, self.n_items = n_users, n_items
-        self.users = torch.from_numpy(pairs % n_users)
-        self.ratings = torch.from_numpy((sums / counts).astype(np.float32))
-        self.indptr = np.zeros(n_items + 1, np.int64)
-        np.cumsum(np.bincount(pairs // n_users, minlength=n_items), out=self.indptr[1:])
+        return cls(n_users, n_items, pairs // n_users, pairs % n_users, (sums / counts).astype(np.float32))
+
+    def subset(self, keep: np.ndarray) -> ItemRatings:
+        """The ratings where the boolean mask ``keep`` is true."""
+        return ItemRatings(
+            self.n_users, self.n_items, self.items[keep], self.users.numpy()[keep], self.ratings.numpy()[keep]
+        )
 
     def __len__(self) -> int:
         return len(self.ratings)
@@ -81,6 +96,18 @@ class ItemRatings:
             check_invariants=False,
         )
         return x, rows, users, ratings
+
+
+@dataclass
+class _Run:
+    """Where a training run stands: epochs done, their history and the best held-out epoch so far."""
+
+    epoch: int = 0
+    history: list[EpochStats] = field(default_factory=list)
+    best_epoch: int = 0
+    best_rmse: float = float("inf")
+    best_state: dict[str, Tensor] | None = None
+    stopped: bool = False
 
 
 class AutoRecNet(nn.Module):
@@ -149,43 +176,84 @@ class AutoRecModel(Recommender):
             )
         cfg = self.config
         callbacks = callbacks or Callbacks()
-        data = ItemRatings(dataset)
+        full = ItemRatings.from_dataset(dataset)
+        # early stopping: a seeded share of the ratings is held out of the inputs and the loss, and the
+        # epoch that predicts it best is kept (the right epoch count differs widely between data sets)
+        held = np.random.default_rng([cfg.seed, 0x5709]).random(len(full)) < cfg.stop_fraction
+        stopping = cfg.stop_fraction > 0 and held.sum() >= MIN_STOP_RATINGS
+        data = full.subset(~held) if stopping else full
+        stop_set = full.subset(held) if stopping else None
         device = self.device
         stage = Stage(self.name, cfg, lambda: AutoRecNet(dataset.n_users, dataset.n_items, cfg.hidden))
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(stage_seed(cfg.seed, 0))
             module = stage.build().to(device)
         optimizer = torch.optim.Adam(module.parameters(), lr=cfg.learning_rate)
-        epoch, history = 0, []
+        run = _Run()
         ckpt = None if checkpoint_dir is None else Path(checkpoint_dir) / f"0-{self.name}.pt"
         if resume and ckpt is not None and ckpt.is_file():
-            epoch, history = self._load_checkpoint(ckpt, module, optimizer, device)
-            log.info("resumed %s after epoch %d", self.name, epoch)
+            run = self._load_checkpoint(ckpt, module, optimizer, device)
+            log.info("resumed %s after epoch %d", self.name, run.epoch)
         callbacks.stage_start(stage, 0, 1, len(data))
-        while epoch < cfg.epochs:
-            callbacks.epoch_start(stage, epoch + 1)
-            stats = self._train_epoch(module, optimizer, data, epoch, callbacks)
-            epoch += 1
-            history.append(stats)
-            log.info(
-                "%s epoch %d/%d: loss %.4f, %.1f s", self.name, epoch, cfg.epochs, stats.loss, stats.seconds
+        while run.epoch < cfg.epochs and not run.stopped:
+            callbacks.epoch_start(stage, run.epoch + 1)
+            stats = self._train_epoch(module, optimizer, data, run.epoch, callbacks)
+            run.epoch += 1
+            run.history.append(stats)
+            message = (
+                f"{self.name} epoch {run.epoch}/{cfg.epochs}: loss {stats.loss:.4f}, {stats.seconds:.1f} s"
             )
+            if stop_set is not None:
+                rmse = self._rmse(module, data, stop_set)
+                if rmse < run.best_rmse:
+                    run.best_rmse, run.best_epoch = rmse, run.epoch
+                    run.best_state = {k: v.detach().clone() for k, v in module.state_dict().items()}
+                run.stopped = run.epoch - run.best_epoch >= cfg.patience
+                message += f", held-out RMSE {rmse:.4f} (best {run.best_rmse:.4f} at epoch {run.best_epoch})"
+            log.info("%s", message)
             if ckpt is not None:
-                ckpt.parent.mkdir(parents=True, exist_ok=True)
-                state = {
-                    "format": CHECKPOINT_FORMAT,
-                    "config": cfg.to_dict(),
-                    "epochs_done": epoch,
-                    "module": module.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "history": [h.to_dict() for h in history],
-                }
-                with atomic_path(ckpt) as tmp:
-                    torch.save(state, tmp)
+                self._save_checkpoint(ckpt, module, optimizer, run)
             callbacks.epoch_end(stage, stats, module)
-        self._store_codes(module, data)
+        if run.best_state is not None:
+            module.load_state_dict(run.best_state)
+            self.provenance["early_stopping"] = {
+                "held_out_ratings": len(stop_set) if stop_set is not None else 0,
+                "best_epoch": run.best_epoch,
+                "held_out_rmse": round(run.best_rmse, 5),
+                "epochs_run": run.epoch,
+            }
+        self._store_codes(module, full)
         self.module = module.eval()
-        self.history = history
+        self.history = run.history
+
+    @torch.no_grad()
+    def _rmse(self, module: AutoRecNet, inputs: ItemRatings, target: ItemRatings) -> float:
+        """RMSE of the ratings in ``target``, predicted from the codes of ``inputs``, clipped to the scale."""
+        module.eval()
+        codes = self._codes(module, inputs)
+        rows = torch.from_numpy(target.items).to(codes.device)
+        pred = module.reconstruct(codes, rows, target.users.to(codes.device))
+        scale = self._require_fitted().rating_scale
+        if scale:
+            pred = pred.clamp(*scale)
+        return float((pred.cpu() - target.ratings).pow(2).mean().sqrt())
+
+    def _save_checkpoint(
+        self, path: Path, module: AutoRecNet, optimizer: torch.optim.Optimizer, run: _Run
+    ) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        state = {
+            "format": CHECKPOINT_FORMAT,
+            "config": self.config.to_dict(),
+            "epochs_done": run.epoch,
+            "module": module.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "history": [h.to_dict() for h in run.history],
+            "best": {"epoch": run.best_epoch, "rmse": run.best_rmse, "stopped": run.stopped},
+            "best_module": run.best_state if run.best_state is not None else {},
+        }
+        with atomic_path(path) as tmp:
+            torch.save(state, tmp)
 
     def _train_epoch(
         self,
@@ -224,7 +292,7 @@ class AutoRecModel(Recommender):
 
     def _load_checkpoint(
         self, path: Path, module: AutoRecNet, optimizer: torch.optim.Optimizer, device: torch.device
-    ) -> tuple[int, list[EpochStats]]:
+    ) -> _Run:
         try:
             state = torch.load(path, map_location=device, weights_only=True)
         except Exception as e:  # a truncated or foreign file
@@ -238,16 +306,29 @@ class AutoRecModel(Recommender):
             )
         module.load_state_dict(state["module"])
         optimizer.load_state_dict(state["optimizer"])
-        return int(state["epochs_done"]), [EpochStats.from_dict(h) for h in state["history"]]
+        best = state["best"]
+        return _Run(
+            epoch=int(state["epochs_done"]),
+            history=[EpochStats.from_dict(h) for h in state["history"]],
+            best_epoch=int(best["epoch"]),
+            best_rmse=float(best["rmse"]),
+            best_state=state["best_module"] or None,
+            stopped=bool(best["stopped"]),
+        )
 
     @torch.no_grad()
-    def _store_codes(self, module: AutoRecNet, data: ItemRatings) -> None:
-        module.eval()
+    def _codes(self, module: AutoRecNet, data: ItemRatings) -> Tensor:
+        """Every item's code ``h_i`` from the ratings in ``data``."""
         dev = next(module.parameters()).device
+        parts = []
         for start in range(0, data.n_items, ENCODE_CHUNK):
             items = np.arange(start, min(data.n_items, start + ENCODE_CHUNK))
-            x = data.batch(items)[0].to(dev)
-            module.item_codes[start : start + len(items)] = module.encode(x)
+            parts.append(module.encode(data.batch(items)[0].to(dev)))
+        return torch.cat(parts)
+
+    def _store_codes(self, module: AutoRecNet, data: ItemRatings) -> None:
+        module.eval()
+        module.item_codes.copy_(self._codes(module, data))
 
     # -- scoring --------------------------------------------------------------------------------------
 
