@@ -225,7 +225,11 @@ def _train_stage(module: Any, cfg: Any, data: Any, stage: int, name: str) -> lis
         stats = trainer.train_epoch()
         log.info(
             "%s epoch %d/%d: loss %.4f, %.0f samples/s",
-            name, stats.epoch, cfg.epochs, stats.loss, stats.samples_per_s,
+            name,
+            stats.epoch,
+            cfg.epochs,
+            stats.loss,
+            stats.samples_per_s,
         )
     trainer.finalize()
     return [h.to_dict() for h in trainer.history]
@@ -435,7 +439,12 @@ def run_group(
         t = out[mode]["total"]
         log.info(
             "%-10s hits %5d (rate %.3f), coverage %.3f, ILS %.3f, no hit %d",
-            mode, t["hits"], t["hit_rate"], t["genre_coverage"], t["diversity_ils"], t["people_with_no_hit"],
+            mode,
+            t["hits"],
+            t["hit_rate"],
+            t["genre_coverage"],
+            t["diversity_ils"],
+            t["people_with_no_hit"],
         )
     result = {"modes": out}
     if "hybrid" in hits:
@@ -447,9 +456,7 @@ def run_group(
 # latency through the Session API
 
 
-def latency(
-    ds: Any, ranker: Any, content: Any, people: list[Person], rounds: int, k: int
-) -> dict[str, Any]:
+def latency(ds: Any, ranker: Any, content: Any, people: list[Person], rounds: int, k: int) -> dict[str, Any]:
     """Per-round wall time of ``feedback`` + ``next`` through :class:`Session` with a SQLite store."""
     from nextwatch.recommend.recommender import Recommender
     from nextwatch.recommend.storage import open_store
@@ -594,8 +601,11 @@ def evidence_grid(base: Any, chosen: Any) -> list[tuple[str, str, Any]]:
         ("+ mmr_lambda 0.9 = recommended", "hybrid", chosen),
         ("recommended, mmr_lambda 1.0", "hybrid", rep(chosen, mmr_lambda=1.0)),
         ("recommended, fold-in 40 steps at lr 0.05", "hybrid", slow_foldin(chosen)),
-        ("recommended, schedule cf 0.7->0.9", "hybrid",
-         rep(chosen, schedule=FusionSchedule(0.7, 0.9, 2, 10))),
+        (
+            "recommended, schedule cf 0.7->0.9",
+            "hybrid",
+            rep(chosen, schedule=FusionSchedule(0.7, 0.9, 2, 10)),
+        ),
     ]
 
 
@@ -607,8 +617,15 @@ def paired(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
 
 
 def evidence(
-    popularity: np.ndarray, cf: Any, content: Any, base: Any, chosen: Any, people: list[Person],
-    cat: Catalogue, rounds: int, k: int,
+    popularity: np.ndarray,
+    cf: Any,
+    content: Any,
+    base: Any,
+    chosen: Any,
+    people: list[Person],
+    cat: Catalogue,
+    rounds: int,
+    k: int,
 ) -> dict[str, Any]:
     """Total hits on the validation group for each row of :func:`evidence_grid`."""
     from nextwatch.recommend.ranker import HybridRanker
@@ -617,16 +634,25 @@ def evidence(
     per_person: dict[tuple[str, str], np.ndarray] = {}
     for name, mode, cfg in evidence_grid(base, chosen):
         t0 = time.perf_counter()
-        r = HybridRanker(popularity, cf=cf, vectors=content.vectors, index=content.index,
-                         config=dataclasses.replace(cfg, mode=mode))
+        r = HybridRanker(
+            popularity,
+            cf=cf,
+            vectors=content.vectors,
+            index=content.index,
+            config=dataclasses.replace(cfg, mode=mode),
+        )
         logs = [simulate(r, p, cat, rounds, k) for p in people]
         hits = np.array([sum(lg.hits) for lg in logs])
         per_person[(name, mode)] = hits
-        rows.append({
-            "setting": name, "mode": mode, "hits": int(hits.sum()),
-            "diversity_ils": round(float(np.mean([np.mean(lg.ils) for lg in logs])), 4),
-            "config": ranker_config_to_dict(cfg),
-        })
+        rows.append(
+            {
+                "setting": name,
+                "mode": mode,
+                "hits": int(hits.sum()),
+                "diversity_ils": round(float(np.mean([np.mean(lg.ils) for lg in logs])), 4),
+                "config": ranker_config_to_dict(cfg),
+            }
+        )
         log.info("validation %-30s %-7s hits %d (%.0f s)", name, mode, hits.sum(), time.perf_counter() - t0)
     chosen_h = per_person[("+ mmr_lambda 0.9 = recommended", "hybrid")]
     return {
@@ -714,8 +740,12 @@ def _latency_table(lat: dict[str, Any], load: Any) -> list[str]:
         lines.append(f"| {name} | {v['p50']:.2f} | {v['p90']:.2f} | {v['p99']:.2f} | {v['max']:.2f} |")
     reps = lat.get("per_repeat_round_ms")
     if reps:
-        lines += ["", "Round p50 / p99 of each repeat (ms): "
-                  + "; ".join(f"{r['p50']:.1f} / {r['p99']:.1f}" for r in reps) + "."]
+        lines += [
+            "",
+            "Round p50 / p99 of each repeat (ms): "
+            + "; ".join(f"{r['p50']:.1f} / {r['p99']:.1f}" for r in reps)
+            + ".",
+        ]
     return [
         *lines,
         "",
@@ -794,7 +824,8 @@ def markdown(res: dict[str, Any]) -> str:
     if "report_recommended" in res:
         lines += _group_tables(
             "Reported group, recommended settings (chosen on the validation group)",
-            res["report_recommended"], s["rounds"],
+            res["report_recommended"],
+            s["rounds"],
         )
     for key, _name in LATENCY_SETTINGS:
         if key in res:
@@ -843,13 +874,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("-k", type=int, default=5)
     ap.add_argument("--epochs", type=int, default=None, help="NeuMF epochs (default: the model's default)")
     ap.add_argument(
-        "--no-pretrain", dest="pretrain", action="store_false",
+        "--no-pretrain",
+        dest="pretrain",
+        action="store_false",
         help="train NeuMF from scratch instead of from pretrained GMF and MLP (the default)",
     )
     ap.add_argument("--model-seed", type=int, default=0)
     ap.add_argument("--no-tune", action="store_true", help="skip the validation-group evidence")
     ap.add_argument(
-        "--ranker-config", type=Path,
+        "--ranker-config",
+        type=Path,
         help="JSON RankerConfig reported beside the defaults (default: RECOMMENDED)",
     )
     ap.add_argument("--limit", type=int, help="simulate only the first N people of each group (a quick look)")
