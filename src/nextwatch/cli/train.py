@@ -269,8 +269,7 @@ def train(
     from nextwatch.evaluation.splits import get_split, train_view
     from nextwatch.io import atomic_dir, read_json, write_json
     from nextwatch.models import create_model
-    from nextwatch.models.autorec import AutoRecModel
-    from nextwatch.models.ncf.model import NCFModel
+    from nextwatch.models.torch_model import TorchRecommender
     from nextwatch.progress import make_progress
 
     if objective is None:
@@ -333,7 +332,7 @@ def train(
         train_ds = train_view(dataset, split_obj, run["eval_on"])
 
     # trained in epochs, checkpointed after each (resumable)
-    resumable = isinstance(recommender, NCFModel | AutoRecModel)
+    resumable = isinstance(recommender, TorchRecommender)
     if resumable and not resume and session.is_main:
         shutil.rmtree(ckpt, ignore_errors=True)
     if resumable and session.is_main:

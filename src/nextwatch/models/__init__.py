@@ -25,6 +25,7 @@ _LAZY = {
     "model_class": "nextwatch.models.base",
     "model_names": "nextwatch.models.base",
     "Config": "nextwatch.models.config",
+    "EpochConfig": "nextwatch.models.config",
     "AutoRecConfig": "nextwatch.models.config",
     "GMFConfig": "nextwatch.models.config",
     "MFConfig": "nextwatch.models.config",
@@ -39,6 +40,7 @@ _LAZY = {
     "NCFModel": "nextwatch.models.ncf.model",
     "NeuMFModel": "nextwatch.models.ncf.model",
     "MostPopular": "nextwatch.models.popular",
+    "TorchRecommender": "nextwatch.models.torch_model",
     "AutoRecModel": "nextwatch.models.autorec",
 }
 
@@ -65,13 +67,12 @@ def create_model(
     ``settings`` with the value None are ignored (so CLI options left unset keep the defaults).
     """
     _register_all()
-    from nextwatch.models.autorec import AutoRecModel
     from nextwatch.models.base import model_class
-    from nextwatch.models.ncf.model import NCFModel
+    from nextwatch.models.torch_model import TorchRecommender
 
     klass = model_class(name)
     config = klass.config_class.defaults(objective, **settings)
-    if issubclass(klass, NCFModel | AutoRecModel):
+    if issubclass(klass, TorchRecommender):
         return klass(config, device=device)
     return klass(config)
 

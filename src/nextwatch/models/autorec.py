@@ -29,18 +29,14 @@ import torch
 from torch import Tensor, nn
 
 from nextwatch.data.dataset import Dataset
-from nextwatch.device import resolve_device
 from nextwatch.errors import NextwatchError
-from nextwatch.io import atomic_path
-from nextwatch.models.base import Recommender
 from nextwatch.models.config import AutoRecConfig
 from nextwatch.models.ncf.trainer import EpochStats, Parallel
-from nextwatch.models.ncf.training import Callbacks, Stage, stage_seed
+from nextwatch.models.ncf.training import Callbacks, Stage, load_checkpoint, stage_seed, write_checkpoint
+from nextwatch.models.torch_model import TorchRecommender
 
 log = logging.getLogger(__name__)
 
-WEIGHTS_FILE = "weights.pt"
-CHECKPOINT_FORMAT = 1
 #: items encoded per forward pass when computing every item's code
 ENCODE_CHUNK = 2048
 #: early stopping needs at least this many held-out ratings; with fewer, every epoch is run
@@ -136,24 +132,20 @@ class AutoRecNet(nn.Module):
         return self.encoder.pow(2).sum() + self.decoder.pow(2).sum()
 
 
-class AutoRecModel(Recommender):
+class AutoRecModel(TorchRecommender):
     """I-AutoRec behind the shared model shape (module docstring)."""
 
     name = "autorec"
     config_class = AutoRecConfig
     config: AutoRecConfig
 
-    def __init__(
-        self, config: AutoRecConfig | None = None, *, device: str | torch.device | None = None
-    ) -> None:
-        super().__init__(config)
-        self._device_setting = device
-        self.module: AutoRecNet | None = None
-        self.history: list[EpochStats] = []
+    def build_module(self, n_users: int, n_items: int) -> AutoRecNet:
+        return AutoRecNet(n_users, n_items, self.config.hidden)
 
-    @property
-    def device(self) -> torch.device:
-        return resolve_device(self._device_setting)
+    def _require_module(self) -> AutoRecNet:
+        module = super()._require_module()
+        assert isinstance(module, AutoRecNet)
+        return module
 
     # -- training -------------------------------------------------------------------------------------
 
@@ -184,7 +176,7 @@ class AutoRecModel(Recommender):
         data = full.subset(~held) if stopping else full
         stop_set = full.subset(held) if stopping else None
         device = self.device
-        stage = Stage(self.name, cfg, lambda: AutoRecNet(dataset.n_users, dataset.n_items, cfg.hidden))
+        stage = Stage(self.name, cfg, lambda: self.build_module(dataset.n_users, dataset.n_items))
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(stage_seed(cfg.seed, 0))
             module = stage.build().to(device)
@@ -241,10 +233,7 @@ class AutoRecModel(Recommender):
     def _save_checkpoint(
         self, path: Path, module: AutoRecNet, optimizer: torch.optim.Optimizer, run: _Run
     ) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         state = {
-            "format": CHECKPOINT_FORMAT,
-            "config": self.config.to_dict(),
             "epochs_done": run.epoch,
             "module": module.state_dict(),
             "optimizer": optimizer.state_dict(),
@@ -252,8 +241,7 @@ class AutoRecModel(Recommender):
             "best": {"epoch": run.best_epoch, "rmse": run.best_rmse, "stopped": run.stopped},
             "best_module": run.best_state if run.best_state is not None else {},
         }
-        with atomic_path(path) as tmp:
-            torch.save(state, tmp)
+        write_checkpoint(path, state, self.config)
 
     def _train_epoch(
         self,
@@ -293,17 +281,7 @@ class AutoRecModel(Recommender):
     def _load_checkpoint(
         self, path: Path, module: AutoRecNet, optimizer: torch.optim.Optimizer, device: torch.device
     ) -> _Run:
-        try:
-            state = torch.load(path, map_location=device, weights_only=True)
-        except Exception as e:  # a truncated or foreign file
-            raise NextwatchError(
-                f"cannot read checkpoint {path}: {e}", hint="start afresh without --resume"
-            ) from e
-        if state.get("format") != CHECKPOINT_FORMAT or state.get("config") != self.config.to_dict():
-            raise NextwatchError(
-                f"checkpoint {path} was written with other settings than this run's",
-                hint="resume with the original settings, or start afresh without --resume",
-            )
+        state = load_checkpoint(path, device, self.config)
         module.load_state_dict(state["module"])
         optimizer.load_state_dict(state["optimizer"])
         best = state["best"]
@@ -332,11 +310,6 @@ class AutoRecModel(Recommender):
 
     # -- scoring --------------------------------------------------------------------------------------
 
-    def _require_module(self) -> AutoRecNet:
-        if self.module is None:
-            raise NextwatchError(f"the {self.name} model is not trained yet")
-        return self.module
-
     def _clip(self, pred: Tensor) -> np.ndarray:
         out = pred.float().cpu().numpy()
         scale = self._require_fitted().rating_scale
@@ -355,22 +328,3 @@ class AutoRecModel(Recommender):
         m = self._require_module()
         u = torch.as_tensor(users, dtype=torch.int64, device=m.item_codes.device)
         return self._clip(m.decoder[u] @ m.item_codes.T + m.decoder_bias[u, None])
-
-    # -- persistence ----------------------------------------------------------------------------------
-
-    def _write_weights(self, folder: Path) -> None:
-        state = {k: v.detach().cpu() for k, v in self._require_module().state_dict().items()}
-        with atomic_path(folder / WEIGHTS_FILE) as tmp:
-            torch.save(state, tmp)
-
-    def _read_weights(self, folder: Path, device: str | None) -> None:
-        st = self._require_fitted()
-        if device is not None:
-            self._device_setting = device
-        try:
-            state = torch.load(folder / WEIGHTS_FILE, map_location=self.device, weights_only=True)
-        except FileNotFoundError as e:
-            raise NextwatchError(f"{folder} has no {WEIGHTS_FILE}; the model folder is incomplete") from e
-        module = AutoRecNet(st.n_users, st.n_items, self.config.hidden)
-        module.load_state_dict(state)
-        self.module = module.to(self.device).eval()

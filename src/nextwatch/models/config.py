@@ -70,8 +70,8 @@ GMF / MLP explicit defaults (reg 0.04, 10 epochs) follow MF's and NeuMF's, untun
 I-AutoRec (hidden 500, Adam 1e-3, 256 items per batch; validation RMSE by epoch, same split):
 
   reg (lambda) 1, dense prototype ................................. 0.867 at epoch 30, then overfits
-  reg 50 .......................................................... 0.862 at epoch 35, then overfits
-  reg 500 ......................................................... 0.870 at epoch 70 (underfits)
+  reg 50, dense prototype ......................................... 0.862 at epoch 40, then overfits
+  reg 500, dense prototype ........................................ 0.870 at epoch 70 (underfits)
   reg 150, rate decaying 0.97/epoch ............................... 0.861 at epoch 45, still falling
   reg 150 ......................................................... 0.855 at epoch 40, 0.853-0.855 at 43-48
   reg 150 with early stopping (5% of the training ratings held out, patience 6)  <- default
@@ -186,31 +186,14 @@ class Config:
 
 
 @dataclass(frozen=True)
-class TrainConfig(Config):
-    """Settings shared by the models trained by gradient descent (GMF, MLP, NeuMF, MF).
+class EpochConfig(Config):
+    """Settings of every model trained by gradient descent in epochs (the NCF family, AutoRec)."""
 
-    ``optimizer`` defaults to ``auto``, which is the dense Adam the defaults were tuned with for
-    ML-1M-sized data (and on GPUs), and sparse ("lazy") Adam on the CPU for tables as big as
-    Netflix's, where a dense step over every user row is what limits training.
-    """
-
-    #: ``implicit``: log loss with sampled negatives; ``explicit``: ratings scaled to [-1, 1], tanh, MSE
-    objective: Objective = "implicit"
     epochs: int = 20
     learning_rate: float = 0.001
-    #: L2 penalty on the embeddings (and biases) a batch touches, per sample
+    #: L2 penalty (what it weighs is the model's: see its config)
     reg: float = 0.0
     batch_size: int = 1024
-    #: sampled negatives per positive each epoch (implicit objective only)
-    n_negatives: int = 4
-    #: ``adam``: dense Adam over every parameter (each step reads and writes every embedding row);
-    #: ``sgd``: plain SGD; ``sparse_adam``: the embeddings get sparse gradients and SparseAdam updates
-    #: only the rows a batch looked up ("lazy Adam"), dense Adam the rest (CPU, or gloo under torchrun;
-    #: refused under NCCL); ``auto``: ``sparse_adam`` on the CPU when the embedding tables are big for
-    #: the batch (over 100k rows, e.g. Netflix's 480k users; see
-    #: :func:`nextwatch.models.ncf.trainer.resolve_optimizer`), else ``adam`` (ML-1M-sized data, CUDA).
-    #: The optimiser that ran is recorded per epoch in the history.
-    optimizer: Literal["adam", "sgd", "sparse_adam", "auto"] = "auto"
     #: the learning rate of epoch e (0-based) is ``learning_rate * lr_decay ** e``
     lr_decay: float = 1.0
     seed: int = 0
@@ -228,6 +211,34 @@ class TrainConfig(Config):
             raise InputError(f"setting reg={self.reg} must be >= 0")
         if self.batch_size < 1:
             raise InputError(f"setting batch_size={self.batch_size} must be >= 1")
+
+
+@dataclass(frozen=True)
+class TrainConfig(EpochConfig):
+    """Settings shared by the NCF family (GMF, MLP, NeuMF, MF).
+
+    ``optimizer`` defaults to ``auto``, which is the dense Adam the defaults were tuned with for
+    ML-1M-sized data (and on GPUs), and sparse ("lazy") Adam on the CPU for tables as big as
+    Netflix's, where a dense step over every user row is what limits training.
+    """
+
+    #: ``implicit``: log loss with sampled negatives; ``explicit``: ratings scaled to [-1, 1], tanh, MSE
+    objective: Objective = "implicit"
+    #: L2 penalty on the embeddings (and biases) a batch touches, per sample
+    reg: float = 0.0
+    #: sampled negatives per positive each epoch (implicit objective only)
+    n_negatives: int = 4
+    #: ``adam``: dense Adam over every parameter (each step reads and writes every embedding row);
+    #: ``sgd``: plain SGD; ``sparse_adam``: the embeddings get sparse gradients and SparseAdam updates
+    #: only the rows a batch looked up ("lazy Adam"), dense Adam the rest (CPU, or gloo under torchrun;
+    #: refused under NCCL); ``auto``: ``sparse_adam`` on the CPU when the embedding tables are big for
+    #: the batch (over 100k rows, e.g. Netflix's 480k users; see
+    #: :func:`nextwatch.models.ncf.trainer.resolve_optimizer`), else ``adam`` (ML-1M-sized data, CUDA).
+    #: The optimiser that ran is recorded per epoch in the history.
+    optimizer: Literal["adam", "sgd", "sparse_adam", "auto"] = "auto"
+
+    def validate(self) -> None:
+        super().validate()
         if self.n_negatives < 1:
             raise InputError(f"setting n_negatives={self.n_negatives} must be >= 1")
 
@@ -393,7 +404,7 @@ class PopConfig(Config):
 
 
 @dataclass(frozen=True)
-class AutoRecConfig(Config):
+class AutoRecConfig(EpochConfig):
     """I-AutoRec (:mod:`nextwatch.models.autorec`): rating prediction by an item-based autoencoder.
 
     Defaults chosen on the ML-1M half's validation ratings (see :data:`TUNING_NOTES`).
@@ -405,36 +416,26 @@ class AutoRecConfig(Config):
     hidden: int = 500
     #: the most epochs; early stopping usually ends the run sooner
     epochs: int = 80
-    learning_rate: float = 0.001
     #: lambda of the paper: ``reg / 2 * (|W|^2 + |V|^2)`` per epoch, beside the summed squared error
     reg: float = 150.0
     #: items per mini-batch
     batch_size: int = 256
-    #: the learning rate of epoch e (0-based) is ``learning_rate * lr_decay ** e``
-    lr_decay: float = 1.0
     #: early stopping: this share of the training ratings is held out, and the weights of the epoch
     #: that predicts it best are kept (0: no early stopping, every epoch trains on every rating)
     stop_fraction: float = 0.05
     #: early stopping ends the run after this many epochs without a better held-out RMSE
     patience: int = 6
-    seed: int = 0
 
     def validate(self) -> None:
-        if not 0.0 <= self.stop_fraction < 0.5:
-            raise InputError(f"setting stop_fraction={self.stop_fraction} must be in [0, 0.5)")
-        if self.patience < 1:
-            raise InputError(f"setting patience={self.patience} must be >= 1")
+        super().validate()
         if self.objective != "explicit":
             raise InputError(
                 "autorec predicts ratings: it trains on the explicit objective only",
                 hint="use --objective explicit, or another model for implicit feedback",
             )
-        for name in ("hidden", "batch_size"):
-            if getattr(self, name) < 1:
-                raise InputError(f"setting {name}={getattr(self, name)} must be >= 1")
-        if self.epochs < 0 or self.seed < 0:
-            raise InputError("settings epochs and seed must be >= 0")
-        if self.learning_rate <= 0 or self.reg < 0:
-            raise InputError("setting learning_rate must be > 0 and reg >= 0")
-        if not 0.0 < self.lr_decay <= 1.0:
-            raise InputError(f"setting lr_decay={self.lr_decay} must be in (0, 1]")
+        if self.hidden < 1:
+            raise InputError(f"setting hidden={self.hidden} must be >= 1")
+        if not 0.0 <= self.stop_fraction < 0.5:
+            raise InputError(f"setting stop_fraction={self.stop_fraction} must be in [0, 0.5)")
+        if self.patience < 1:
+            raise InputError(f"setting patience={self.patience} must be >= 1")

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import os
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,45 +22,26 @@ import torch
 from torch import Tensor, nn
 
 from nextwatch.data.dataset import Dataset
-from nextwatch.device import resolve_device
-from nextwatch.errors import NextwatchError
-from nextwatch.io import atomic_path
-from nextwatch.models.base import Recommender
 from nextwatch.models.config import GMFConfig, MFConfig, MLPConfig, NeuMFConfig, TrainConfig
 from nextwatch.models.ncf import modules
-from nextwatch.models.ncf.trainer import EpochStats, Parallel, TrainData, unscale_ratings
+from nextwatch.models.ncf.trainer import Parallel, TrainData, unscale_ratings
 from nextwatch.models.ncf.training import Callbacks, Stage, run_stages
+from nextwatch.models.torch_model import TorchRecommender
 
 log = logging.getLogger(__name__)
 
-WEIGHTS_FILE = "weights.pt"
 #: pairs scored per forward pass in :meth:`NCFModel.score`
 PAIR_CHUNK = 1 << 18
 #: budget (in float32 elements) of the largest intermediate of one batched row-scoring step
 ROW_BUDGET = 1 << 24
 
 
-class NCFModel(Recommender):
-    """Shared machinery of the models trained by gradient descent."""
+class NCFModel(TorchRecommender):
+    """Shared machinery of the NCF family (GMF, MLP, NeuMF, MF)."""
 
     config: TrainConfig
 
-    def __init__(
-        self, config: TrainConfig | None = None, *, device: str | torch.device | None = None
-    ) -> None:
-        super().__init__(config)
-        self._device_setting = device
-        self.module: nn.Module | None = None
-        self.history: list[EpochStats] = []
-
-    @property
-    def device(self) -> torch.device:
-        return resolve_device(self._device_setting)
-
     # -- building and training ------------------------------------------------------------------------
-
-    def build_module(self, n_users: int, n_items: int) -> nn.Module:
-        raise NotImplementedError
 
     def stages(self, n_users: int, n_items: int) -> list[Stage]:
         """The training stages; one by default (NeuMF with pretraining has three)."""
@@ -95,11 +75,6 @@ class NCFModel(Recommender):
         self.module = finished[self.name]
         self.module.eval()
 
-    def _require_module(self) -> nn.Module:
-        if self.module is None:
-            raise NextwatchError(f"the {self.name} model is not trained yet")
-        return self.module
-
     # -- scoring --------------------------------------------------------------------------------------
 
     def _output(self, logits: Tensor) -> np.ndarray:
@@ -111,9 +86,6 @@ class NCFModel(Recommender):
 
     def _tensor(self, a: np.ndarray) -> Tensor:
         return torch.as_tensor(np.asarray(a, np.int64), device=self._module_device())
-
-    def _module_device(self) -> torch.device:
-        return next(self._require_module().parameters()).device
 
     @torch.no_grad()
     def _score_pairs(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
@@ -177,27 +149,6 @@ class NCFModel(Recommender):
             for name, p in module.state_dict().items()
             if "user_" not in name
         }
-
-    # -- persistence ----------------------------------------------------------------------------------
-
-    def _write_weights(self, folder: Path) -> None:
-        module = self._require_module()
-        state = {k: v.detach().cpu() for k, v in module.state_dict().items()}
-        with atomic_path(folder / WEIGHTS_FILE) as tmp:
-            torch.save(state, tmp)
-
-    def _read_weights(self, folder: Path, device: str | None) -> None:
-        st = self._require_fitted()
-        if device is not None:
-            self._device_setting = device
-        dev = self.device
-        try:
-            state = torch.load(folder / WEIGHTS_FILE, map_location=dev, weights_only=True)
-        except FileNotFoundError as e:
-            raise NextwatchError(f"{folder} has no {WEIGHTS_FILE}; the model folder is incomplete") from e
-        module = self.build_module(st.n_users, st.n_items)
-        module.load_state_dict(state)
-        self.module = module.to(dev).eval()
 
 
 class GMFModel(NCFModel):

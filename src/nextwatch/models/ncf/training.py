@@ -23,7 +23,7 @@ from torch import nn
 
 from nextwatch.errors import NextwatchError
 from nextwatch.io import atomic_path
-from nextwatch.models.config import TrainConfig
+from nextwatch.models.config import EpochConfig
 from nextwatch.models.ncf.trainer import CHECKPOINT_FORMAT, EpochStats, EpochTrainer, Parallel, TrainData
 
 log = logging.getLogger(__name__)
@@ -34,7 +34,7 @@ class Stage:
     """One module trained for ``config.epochs`` epochs."""
 
     name: str
-    config: TrainConfig
+    config: EpochConfig
     build: Callable[[], nn.Module]
     #: initialise the fresh module from the finished modules of earlier stages (by stage name)
     init: Callable[[nn.Module, dict[str, nn.Module]], None] | None = None
@@ -65,15 +65,17 @@ def _checkpoint_path(folder: Path, index: int, stage: Stage) -> Path:
     return folder / f"{index}-{stage.name}.pt"
 
 
-def _save_checkpoint(path: Path, trainer: EpochTrainer, stage: Stage, done: bool) -> None:
-    state = trainer.state_dict()
-    state["config"] = stage.config.to_dict()
-    state["done"] = done
+def write_checkpoint(path: Path, state: dict[str, Any], config: EpochConfig) -> None:
+    """Write ``state`` (tensors, numbers, strings) with the run's ``config`` atomically to ``path``."""
+    state = {**state, "format": CHECKPOINT_FORMAT, "config": config.to_dict()}
+    path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
         torch.save(state, tmp)
 
 
-def _load_checkpoint(path: Path, device: torch.device) -> dict[str, Any]:
+def load_checkpoint(path: Path, device: torch.device, config: EpochConfig) -> dict[str, Any]:
+    """Read a checkpoint written by :func:`write_checkpoint` for a run with this ``config``; a foreign,
+    truncated or differently configured file is a clear error."""
     try:
         state = torch.load(path, map_location=device, weights_only=True)
     except Exception as e:  # a truncated or foreign file
@@ -82,7 +84,16 @@ def _load_checkpoint(path: Path, device: torch.device) -> dict[str, Any]:
         ) from e
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise NextwatchError(f"{path} is not a nextwatch checkpoint of format {CHECKPOINT_FORMAT}")
+    if state.get("config") != config.to_dict():
+        raise NextwatchError(
+            f"checkpoint {path} was written with other settings than this run's",
+            hint="resume with the original settings, or start afresh without --resume",
+        )
     return state
+
+
+def _save_checkpoint(path: Path, trainer: EpochTrainer, stage: Stage, done: bool) -> None:
+    write_checkpoint(path, {**trainer.state_dict(), "done": done}, stage.config)
 
 
 def run_stages(
@@ -111,12 +122,7 @@ def run_stages(
         ckpt_path = None if folder is None else _checkpoint_path(folder, index, stage)
         state = None
         if resume and ckpt_path is not None and ckpt_path.is_file():
-            state = _load_checkpoint(ckpt_path, device)
-            if state.get("config") != stage.config.to_dict():
-                raise NextwatchError(
-                    f"checkpoint {ckpt_path} was written with other settings than this run's",
-                    hint="resume with the original settings, or start afresh without --resume",
-                )
+            state = load_checkpoint(ckpt_path, device, stage.config)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(stage_seed(stage.config.seed, index))
             module = stage.build()
