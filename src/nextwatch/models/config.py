@@ -325,8 +325,9 @@ class NeuMFConfig(TrainConfig):
     at Adam 1e-3 decaying 0.85 per epoch, batch 1024, L2 5e-3 on the rows a batch touches, 8 sampled
     negatives per positive; then NeuMF starts from both, joined with ``alpha`` 0.7, and is fine-tuned
     for 1 epoch at 3e-5, batch 2048, L2 5e-3 (on the validation part every further epoch, and every
-    larger rate, lowered the joined model's NDCG: the pretrained branches carry the quality). ``epochs``, ``learning_rate``, ``reg``
-    and ``batch_size`` are the final stage's; ``pretrain_*`` the pretraining stages'.
+    larger rate, lowered the joined model's NDCG: the pretrained branches carry the quality).
+    ``epochs``, ``learning_rate``, ``reg`` and ``batch_size`` are the final stage's; ``pretrain_*``
+    the pretraining stages'.
 
     ``optimizer``: the pretraining stages use Adam whatever the final stage uses, except that ``auto``
     and ``sparse_adam`` carry over to them (each stage resolves ``auto`` for its own tables and batch:
