@@ -48,7 +48,7 @@ never on test. Seed 0, Adam unless noted, CPU. HR@10 / NDCG@10 among 100 sampled
   GMF 128 factors, reg 3e-3, 12 negatives .......................... 0.725 / 0.447
   GMF 256 factors, reg 5e-3 (overfits sooner) ...................... 0.730 / 0.445
   MLP 64-32-16-8, reg 3e-3, 10 epochs .............................. 0.659 / 0.383
-  NeuMF from GMF-128 + MLP (10 + 10 epochs), then Adam 1e-4, 2 epochs 0.737 / 0.452   <- default
+  NeuMF from GMF-128 + MLP (10 + 10 epochs), then Adam 1e-4, 2 epochs 0.737 / 0.452   (earlier default)
       ... 3 epochs ................................................. 0.736 / 0.450
   (implicit's ALS, as tuned by benchmarks/quality.py, scores 0.737 / 0.461 on the same validation part)
   Test part, 3 seeds: NeuMF 0.707 / 0.430 (earlier default 0.690 / 0.413). These settings were chosen
