@@ -35,7 +35,6 @@ import argparse
 import hashlib
 import json
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -45,10 +44,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
+from _host import N_ITEMS, N_USERS, REPO, generate_netflix, host_facts
+
 RESULTS = REPO / "benchmarks" / "results"
-N_USERS = 480_189
-N_ITEMS = 17_770
 
 
 # ------------------------------------------------------------------------------------------- children
@@ -189,15 +187,7 @@ def ensure_data(cache: Path, n_ratings: int, seed: int) -> Path:
         if cfg["n_ratings"] == n_ratings and cfg["seed"] == seed and cfg["layout"] == "combined":
             return folder
     shutil.rmtree(folder, ignore_errors=True)
-    print(f"generating {n_ratings:,} ratings into {folder} ...", flush=True)
-    start = time.perf_counter()
-    subprocess.run(
-        [sys.executable, "-m", "nextwatch", "generate", "netflix", str(folder), "--ratings", str(n_ratings),
-         "--users", str(N_USERS), "--items", str(N_ITEMS), "--seed", str(seed), "--layout", "combined"],
-        check=True, cwd=REPO, env={**os.environ, "NEXTWATCH_PROGRESS": "0"},
-    )  # fmt: skip
-    print(f"  generated in {time.perf_counter() - start:.0f}s", flush=True)
-    return folder
+    return generate_netflix(folder, n_ratings, seed)
 
 
 def machine() -> dict[str, Any]:
@@ -208,36 +198,8 @@ def machine() -> dict[str, Any]:
 
     import nextwatch
 
-    cpu = "unknown"
-    with open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    mem = 0
-    with open("/proc/meminfo") as f:
-        for line in f:
-            if line.startswith("MemTotal"):
-                mem = int(line.split()[1]) * 1024
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
-                                text=True).stdout.strip()  # fmt: skip
-    except OSError:
-        commit = ""
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "cores_usable": len(os.sched_getaffinity(0)),
-        "ram_gib": round(mem / 2**30, 1),
-        "python": platform.python_version(),
-        "numpy": numpy.__version__,
-        "polars": polars.__version__,
-        "pyarrow": pyarrow.__version__,
-        "pandas": pandas.__version__,
-        "nextwatch": nextwatch.__version__,
-        "git_commit": commit,
-        "platform": platform.platform(),
-    }
+    versions = {"numpy": numpy.__version__, "polars": polars.__version__, "pyarrow": pyarrow.__version__}
+    return host_facts() | versions | {"pandas": pandas.__version__, "nextwatch": nextwatch.__version__}
 
 
 def bench_size(n_ratings: int, repeats: int, cache: Path, seed: int, skip_pandas: bool) -> dict[str, Any]:

@@ -48,7 +48,6 @@ import contextlib
 import itertools
 import json
 import os
-import platform
 import resource
 import shutil
 import statistics
@@ -59,10 +58,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
+from _host import N_ITEMS, N_USERS, REPO, generate_netflix, host_facts
+
 RESULTS = REPO / "benchmarks" / "results"
-N_USERS = 480_189
-N_ITEMS = 17_770
 #: bytes of disk per rating needed beyond the text: Parquet dataset, split, slack
 DISK_PER_RATING = 12
 TEXT_PER_RATING = 21
@@ -354,16 +352,8 @@ def ensure_data(cache: Path, n_ratings: int, seed: int, reuse: list[Path]) -> Pa
     need = n_ratings * (TEXT_PER_RATING + DISK_PER_RATING) + 2**30
     if free < need:
         sys.exit(f"not enough free disk in {cache}: {free / 2**30:.1f} GiB free, ~{need / 2**30:.1f} needed")
-    print(f"generating {n_ratings:,} ratings into {folder} ...", flush=True)
     shutil.rmtree(folder, ignore_errors=True)
-    t = time.perf_counter()
-    subprocess.run(
-        [sys.executable, "-m", "nextwatch", "generate", "netflix", str(folder), "--ratings", str(n_ratings),
-         "--users", str(N_USERS), "--items", str(N_ITEMS), "--seed", str(seed), "--layout", "combined"],
-        check=True, cwd=REPO, env={**os.environ, "NEXTWATCH_PROGRESS": "0"},
-    )  # fmt: skip
-    print(f"  generated in {time.perf_counter() - t:.0f}s", flush=True)
-    return folder
+    return generate_netflix(folder, n_ratings, seed)
 
 
 def machine() -> dict[str, Any]:
@@ -372,34 +362,9 @@ def machine() -> dict[str, Any]:
 
     import nextwatch
 
-    cpu = "unknown"
-    with open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    mem = 0
-    with open("/proc/meminfo") as f:
-        for line in f:
-            if line.startswith("MemTotal"):
-                mem = int(line.split()[1]) * 1024
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
-    ).stdout.strip()
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "cores_usable": len(os.sched_getaffinity(0)),
-        "ram_gib": round(mem / 2**30, 1),
-        "gpu": gpu,
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "numpy": numpy.__version__,
-        "nextwatch": nextwatch.__version__,
-        "git_commit": commit,
-        "platform": platform.platform(),
-    }
+    versions = {"torch": torch.__version__, "numpy": numpy.__version__, "nextwatch": nextwatch.__version__}
+    return host_facts() | {"gpu": gpu} | versions
 
 
 def _train_cmd(
