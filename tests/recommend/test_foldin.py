@@ -73,3 +73,13 @@ def test_fold_in_leaves_model_weights_untouched():
     FoldInScorer(model).fold_in(np.array([1, 2]), np.array([3]))
     for k, v in model.state_dict().items():
         assert torch.equal(v, before[k]), k
+
+
+def test_only_the_ncf_modules_can_be_folded_into() -> None:
+    from nextwatch.models.autorec import AutoRecNet
+
+    assert all(FoldInScorer.supports(m) for m in _models())
+    other = AutoRecNet(5, 12, 3)
+    assert not FoldInScorer.supports(other)
+    with pytest.raises(TypeError, match="AutoRecNet"):
+        FoldInScorer(other)

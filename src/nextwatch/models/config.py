@@ -68,8 +68,9 @@ never on test. Seed 0, Adam unless noted, CPU. HR@10 / NDCG@10 among 100 sampled
   MLP 256-128-64-32, reg 3e-3 (2x slower) ............... 0.688 / 0.419   full 0.085 / 0.043
   NeuMF (reg 3e-3 pretraining, tower 128-64-32-16) joined with alpha 0.3 / 0.5 / 0.7, untrained:
       0.722 / 0.440 ; 0.732 / 0.451 ; 0.735 / 0.453 (full 0.102 / 0.051)
-      ... then Adam 1e-4, epochs 1-4: 0.728 / 0.449, 0.726 / 0.446, 0.725 / 0.446, 0.722 / 0.445
-      ... then Adam 3e-4, epochs 1-3: 0.728 / 0.449, 0.725 / 0.445, 0.720 / 0.441
+      alpha 0.5 then Adam 1e-4, epochs 1-4: 0.728 / 0.449, 0.726 / 0.446, 0.725 / 0.446, 0.722 / 0.445
+      alpha 0.5 then Adam 3e-4, epochs 1-3: 0.728 / 0.449, 0.725 / 0.445, 0.720 / 0.441
+      alpha 0.7 then Adam 1e-4, epochs 1-3: 0.733 / 0.453, 0.730 / 0.450, 0.726 / 0.448
   NeuMF, reg 5e-3 pretraining, tower 128-64-32-16, alpha 0.7, untrained / 1 epoch at 3e-5:
       0.741 / 0.454 (full 0.100 / 0.051) ; 0.737 / 0.452 (full 0.099 / 0.051)
   NeuMF, reg 5e-3 pretraining, tower 64-32-16-8 (the paper's, 1.6x faster per epoch):

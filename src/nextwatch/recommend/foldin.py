@@ -69,6 +69,14 @@ class FoldInScorer:
     sigmoid/tanh outputs.
     """
 
+    #: the modules whose user side can be learned for a new person
+    FOLDABLE: tuple[type[nn.Module], ...] = (NeuMF, GMF, MLP, MF)
+
+    @classmethod
+    def supports(cls, model: nn.Module) -> bool:
+        """Whether ``model`` is a module a new person can be folded into."""
+        return isinstance(model, cls.FOLDABLE)
+
     def __init__(self, model: nn.Module) -> None:
         self.kind: str
         self.n_items: int

@@ -66,13 +66,12 @@ def load_parts(model_dir: Path, *, content: Any | None = None, with_content: boo
     if len(ids) != model.state.n_items or not np.array_equal(ids, model.state.item_ids.astype(str)):
         raise NextwatchError(f"model {model_dir} and dataset {ds_path} do not share one item vocabulary")
     module = getattr(model, "module", None)
-    try:
-        cf = FoldInScorer(module) if module is not None else None
-    except TypeError:
+    if module is not None and not FoldInScorer.supports(module):
         raise NextwatchError(
             f"model {model_dir} ({model.name}) cannot fold in new people, so it cannot serve them",
             hint="serve a model trained with --model neumf, gmf, mlp, mf or pop",
-        ) from None
+        )
+    cf = FoldInScorer(module) if module is not None else None
     popularity = np.asarray(model.state.item_count, dtype=np.float64)
     if content is None and with_content:
         from nextwatch.content import ContentModel
