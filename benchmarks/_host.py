@@ -1,5 +1,5 @@
-"""What the Netflix-scale benchmarks (ingest.py, scale.py) share: the host's facts and the synthetic
-Netflix Prize generation they both time against."""
+"""What the benchmarks share: the host's facts every result file records, and the synthetic Netflix Prize
+generation that ingest.py and scale.py both time against."""
 
 from __future__ import annotations
 
@@ -18,19 +18,27 @@ N_USERS = 480_189
 N_ITEMS = 17_770
 
 
+def _proc_field(path: str, key: str) -> str | None:
+    """The value after ``key:`` in a /proc file such as /proc/cpuinfo (None where unreadable)."""
+    try:
+        with open(path) as f:
+            for line in f:
+                if line.startswith(key):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return None
+
+
+def load_average() -> list[float]:
+    """The 1, 5 and 15 minute load averages, rounded: above the core count, timings are pessimistic."""
+    return [round(x, 2) for x in os.getloadavg()]
+
+
 def host_facts() -> dict[str, Any]:
-    """CPU model, cores, RAM, Python, platform and the repository commit (empty outside git)."""
-    cpu = "unknown"
-    with open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    mem = 0
-    with open("/proc/meminfo") as f:
-        for line in f:
-            if line.startswith("MemTotal"):
-                mem = int(line.split()[1]) * 1024
+    """CPU model, cores, RAM, Python, platform, the load average now and the repository commit (empty
+    outside git): what every benchmark records beside its figures."""
+    mem_kib = _proc_field("/proc/meminfo", "MemTotal")
     try:
         commit = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
@@ -38,13 +46,14 @@ def host_facts() -> dict[str, Any]:
     except OSError:
         commit = ""
     return {
-        "cpu": cpu,
+        "cpu": _proc_field("/proc/cpuinfo", "model name") or platform.processor() or "unknown",
         "cores": os.cpu_count(),
         "cores_usable": len(os.sched_getaffinity(0)),
-        "ram_gib": round(mem / 2**30, 1),
+        "ram_gib": round(int(mem_kib.split()[0]) / 2**20, 1) if mem_kib else None,
         "python": platform.python_version(),
         "git_commit": commit,
         "platform": platform.platform(),
+        "load_average": load_average(),
     }
 
 

@@ -32,7 +32,6 @@ import hashlib
 import json
 import logging
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -48,6 +47,9 @@ from nextwatch.data.store import load_dataset
 from nextwatch.io import write_json
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "peers"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _host import host_facts
 
 log = logging.getLogger("quality")
 
@@ -125,7 +127,9 @@ def contenders(
             "topn",
             [{"factors": 32, "regularization": 0.1, "alpha": 1.0, "iterations": 5}]
             if q
-            else _grid(factors=[64, 128], regularization=[0.05], alpha=[1.0, 4.0], iterations=[15]),
+            else _grid(
+                factors=[64, 128], regularization=[0.01, 0.05, 0.2], alpha=[2.0, 4.0, 8.0], iterations=[15]
+            ),
             env=blas1,
         ),
         Contender(
@@ -660,38 +664,15 @@ def aggregate(rows: list[dict[str, Any]], params: dict[str, Any]) -> dict[str, A
 
 
 def machine() -> dict[str, Any]:
-    cpu = platform.processor() or ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    mem = None
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal"):
-                mem = round(int(line.split()[1]) / 2**20, 1)
-    except OSError:
-        pass
-    load = os.getloadavg() if hasattr(os, "getloadavg") else None
     import torch
 
     import nextwatch
 
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "ram_gib": mem,
-        "os": platform.platform(),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "numpy": np.__version__,
-        "nextwatch": nextwatch.__version__,
-        "gpu": torch.cuda.is_available(),
-        "load_average_at_start": load,
-    }
+    versions = {"torch": torch.__version__, "numpy": np.__version__, "nextwatch": nextwatch.__version__}
+    facts = host_facts()
+    return (
+        facts | versions | {"gpu": torch.cuda.is_available(), "load_average_at_start": facts["load_average"]}
+    )
 
 
 def _fmt(v: Any, std: Any = None, nd: int = 3) -> str:
@@ -745,7 +726,7 @@ def render_markdown(report: dict[str, Any]) -> str:
             "",
         ]
     lines += [
-        f"Machine: {m['cpu']}, {m['cores']} cores, {m['ram_gib']} GiB RAM, no GPU; {m['os']}; Python "
+        f"Machine: {m['cpu']}, {m['cores']} cores, {m['ram_gib']} GiB RAM, no GPU; {m['platform']}; Python "
         f"{m['python']}, torch {m['torch']}, numpy {m['numpy']} (main venv). {_threads_line(report)} "
         "**The machine was shared with other work during the run "
         f"(load average {m['load_average_at_start']} at the start), so fit times are noisy and only "
