@@ -942,17 +942,19 @@ def main(argv: list[str] | None = None) -> int:
             if cache.exists() and not args.fresh:
                 res = json.loads(cache.read_text())
                 log.info("%s: cached", c.name)
-            elif args.cached_only and _cached_runs(work / "results", c.name):
-                res = _merge_runs(_cached_runs(work / "results", c.name))
+            elif args.cached_only and _cached_runs(work / "results", c.name, fp):
+                res = _merge_runs(_cached_runs(work / "results", c.name, fp))
                 log.info("%s: assembled from cached runs (seeds %s)", c.name, res.get("merged_seeds"))
             elif args.cached_only:
+                stale = len(_cached_runs(work / "results", c.name))
                 res = {
                     "name": c.name,
                     "library": c.library,
                     "model": c.model,
                     "task": c.task,
                     "ours": c.ours,
-                    "skip": "not run: out of this run's time budget on the shared machine",
+                    "skip": "not run on this split: out of this run's time budget on the shared machine"
+                    + (f" ({stale} cached outcome(s) on an earlier split ignored)" if stale else ""),
                 }
             else:
                 log.info("%s: tuning %d setting(s), then %d seed(s)", c.name, len(c.grid), len(seeds))
@@ -969,6 +971,7 @@ def main(argv: list[str] | None = None) -> int:
                         "ours": c.ours,
                         "error": f"{type(e).__name__}: {e}",
                     }
+                res["split_fingerprint"] = fp  # what --cached-only checks before pooling it
                 write_json(cache, res)
                 shutil.rmtree(cwork, ignore_errors=True)
             _log_result(res)
@@ -1011,12 +1014,15 @@ def _effective_configs(c: Contender) -> list[dict[str, Any]]:
     return [create_model(c.model, objective, **g).config.to_dict() for g in c.grid]
 
 
-def _cached_runs(folder: Path, name: str) -> list[dict[str, Any]]:
-    """Every cached outcome of contender ``name`` in ``folder`` (any flags), newest first."""
+def _cached_runs(folder: Path, name: str, split_fp: str | None = None) -> list[dict[str, Any]]:
+    """Every cached outcome of contender ``name`` in ``folder`` (any flags), newest first; with
+    ``split_fp``, only those scored on that split (an outcome from an earlier split, e.g. one with
+    other sampled negatives, must never be pooled with or compared to the current ones)."""
     slug = _slug(name)
     found = [p for p in folder.glob(f"{slug}-*.json") if p.stem.rsplit("-", 1)[0] == slug]
     found.sort(key=lambda p: p.stat().st_mtime, reverse=True)
-    return [json.loads(p.read_text()) for p in found]
+    runs = [json.loads(p.read_text()) for p in found]
+    return [r for r in runs if split_fp is None or r.get("split_fingerprint") == split_fp]
 
 
 def _merge_runs(runs: list[dict[str, Any]]) -> dict[str, Any]:

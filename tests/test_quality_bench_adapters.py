@@ -57,3 +57,29 @@ def test_history_summary_per_stage(quality) -> None:
     s = quality.summarize_history(hist)
     assert s["gmf"]["epochs"] == 2 and s["gmf"]["samples_per_s"] == 50.0 and s["gmf"]["last_loss"] == 0.4
     assert s["neumf"]["s_per_epoch"] == 1.0
+
+
+def test_cached_only_pools_outcomes_of_the_current_split_only(quality, tmp_path) -> None:
+    """An outcome scored on an earlier split (other sampled negatives) is never reused by --cached-only."""
+    import json
+    import os
+
+    def outcome(key: str, fp: str | None, seed: int, mtime: int) -> None:
+        res = {"name": "implicit ALS", "chosen": {"sampled": {"factors": 64}}, "final": [], "seed": seed}
+        if fp is not None:
+            res["split_fingerprint"] = fp
+        path = tmp_path / f"implicit-als-{key}.json"
+        path.write_text(json.dumps(res))
+        os.utime(path, (mtime, mtime))
+
+    outcome("aaaaaaaaaaaa", None, 0, 100)  # written before outcomes recorded their split
+    outcome("bbbbbbbbbbbb", "old-split", 1, 200)
+    outcome("cccccccccccc", "current", 2, 150)
+    outcome("dddddddddddd", "current", 3, 300)
+    outcome("eeeeeeeeeeee", "current", 4, 50)
+    (tmp_path / "implicit-bpr-ffffffffffff.json").write_text(json.dumps({"split_fingerprint": "current"}))
+
+    runs = quality._cached_runs(tmp_path, "implicit ALS", "current")
+    assert [r["seed"] for r in runs] == [3, 2, 4]  # newest first, the other splits left out
+    assert [r["seed"] for r in quality._cached_runs(tmp_path, "implicit ALS")] == [3, 1, 2, 0, 4]
+    assert quality._cached_runs(tmp_path, "implicit ALS", "another") == []
