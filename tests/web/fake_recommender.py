@@ -24,39 +24,7 @@ import polars as pl
 
 from nextwatch.data.dataset import Dataset, Interactions, conform_items, users_frame
 from nextwatch.errors import InputError, NotFoundError
-
-
-@dataclass
-class FakeRecommendation:
-    item_id: str
-    title: str
-    year: int | None
-    genres: list[str]
-    kind: str | None
-    description: str | None
-    score: float | None = None
-    reason: str | None = None
-    scores: dict[str, float] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "item_id": self.item_id,
-            "title": self.title,
-            "year": self.year,
-            "genres": list(self.genres),
-            "kind": self.kind,
-            "description": self.description,
-            "score": self.score,
-            "reason": self.reason,
-            "scores": dict(self.scores),
-        }
-
-
-@dataclass
-class FakeImportReport:
-    matched: list[tuple[str, FakeRecommendation]]
-    unmatched: list[str]
-    n_rows: int
+from nextwatch.recommend.recommender import ImportReport, Recommendation
 
 
 @dataclass
@@ -80,7 +48,7 @@ class FakeSession:
     def rounds(self) -> int:
         return self._p.rounds
 
-    def next(self, k: int = 5) -> list[FakeRecommendation]:
+    def next(self, k: int = 5) -> list[Recommendation]:
         with self._rec.lock:
             self._rec.calls.append(("next", self._pid, k))
             seen = set(self._p.shown) | {i for i, _ in self._p.likes}
@@ -136,10 +104,10 @@ class FakeSession:
             counts.update(self._rec.items[i].genres)
         return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0].casefold()))[:n]
 
-    def likes(self) -> list[FakeRecommendation]:
+    def likes(self) -> list[Recommendation]:
         return [self._rec.item_card(i) for i, _ in reversed(self._p.likes)]
 
-    def import_history(self, path_or_fileobj: Any) -> FakeImportReport:
+    def import_history(self, path_or_fileobj: Any) -> ImportReport:
         if isinstance(path_or_fileobj, str | os.PathLike):
             name = str(path_or_fileobj)
             raw = Path(path_or_fileobj).read_bytes()
@@ -167,7 +135,7 @@ class FakeSession:
                 unmatched.append(t)
         for _, card in matched:  # all-or-nothing: the parse above raised before any change
             self.like(card.item_id, source="import")
-        return FakeImportReport(matched=matched, unmatched=unmatched, n_rows=len(rows) - 1)
+        return ImportReport(matched=matched, unmatched=unmatched, n_rows=len(rows) - 1)
 
 
 def _dataset(items: list[dict[str, Any]]) -> Dataset:
@@ -190,7 +158,7 @@ class FakeRecommender:
 
     def __init__(self, items: list[dict[str, Any]]) -> None:
         self.items = {
-            str(it["item_id"]): FakeRecommendation(
+            str(it["item_id"]): Recommendation(
                 item_id=str(it["item_id"]),
                 title=it["title"],
                 year=it.get("year"),
@@ -206,17 +174,17 @@ class FakeRecommender:
         self.lock = threading.RLock()
         self.calls: list[tuple[Any, ...]] = []
 
-    def item_card(self, item_id: str) -> FakeRecommendation:
+    def item_card(self, item_id: str) -> Recommendation:
         it = self.items.get(str(item_id))
         if it is None:
             raise NotFoundError(f"no item with id {item_id!r}")
-        return FakeRecommendation(it.item_id, it.title, it.year, list(it.genres), it.kind, it.description)
+        return Recommendation(it.item_id, it.title, it.year, list(it.genres), it.kind, it.description)
 
-    def search_titles(self, query: str, k: int = 10) -> list[FakeRecommendation]:
+    def search_titles(self, query: str, k: int = 10) -> list[Recommendation]:
         q = query.casefold()
         return [self.item_card(i) for i, it in self.items.items() if q in it.title.casefold()][:k]
 
-    def search_semantic(self, query: str, k: int = 10) -> list[FakeRecommendation]:
+    def search_semantic(self, query: str, k: int = 10) -> list[Recommendation]:
         words = set(re.findall(r"\w+", query.casefold()))
         scored = [
             (len(words & set(re.findall(r"\w+", (it.description or "").casefold()))), i)
