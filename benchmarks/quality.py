@@ -707,6 +707,34 @@ def _threads_line(report: dict[str, Any]) -> str:
     return "Threads per contender process — " + "; ".join(parts) + "."
 
 
+def _load_line(report: dict[str, Any]) -> str:
+    """What the load averages recorded with the contenders' outcomes say about their fit times."""
+    cores = report["machine"].get("cores") or 1
+    loads = [
+        max(c["load_average"]["start"][0], c["load_average"]["end"][0])
+        for d in report["datasets"].values()
+        for c in d["contenders"]
+        if "load_average" in c
+    ]
+    n = sum(len(d["contenders"]) for d in report["datasets"].values())
+    if not loads:
+        return (
+            "The load average during the contenders' runs was not recorded (outcomes cached before it "
+            "was): see benchmarks/README.md for the conditions; compare fit times only between rows with "
+            "the same thread count."
+        )
+    busy = max(loads) > cores
+    verdict = (
+        "**the cores were oversubscribed at times, so fit times are noisy and only roughly comparable**"
+        if busy
+        else "fit times are comparable between rows with the same thread count"
+    )
+    return (
+        f"1-minute load average at the start or end of the {len(loads)} of {n} contenders that recorded "
+        f"it: {min(loads):.2f}–{max(loads):.2f} on {cores} cores: {verdict}."
+    )
+
+
 def render_markdown(report: dict[str, Any]) -> str:
     m = report["machine"]
     lines = [
@@ -728,9 +756,7 @@ def render_markdown(report: dict[str, Any]) -> str:
     lines += [
         f"Machine: {m['cpu']}, {m['cores']} cores, {m['ram_gib']} GiB RAM, no GPU; {m['platform']}; Python "
         f"{m['python']}, torch {m['torch']}, numpy {m['numpy']} (main venv). {_threads_line(report)} "
-        "**The machine was shared with other work during the run "
-        f"(load average {m['load_average_at_start']} at the start), so fit times are noisy and only "
-        "roughly comparable.**",
+        f"{_load_line(report)}",
         "",
         "Protocol: the splits were computed once (stored with the dataset) and given to every contender as "
         "the same files. Leave-one-out: test = each user's latest interaction, validation = the "
@@ -958,6 +984,7 @@ def main(argv: list[str] | None = None) -> int:
                 }
             else:
                 log.info("%s: tuning %d setting(s), then %d seed(s)", c.name, len(c.grid), len(seeds))
+                load_start = list(os.getloadavg())
                 cwork = work / "runs" / f"{_slug(c.name)}-{os.getpid()}"  # parallel invocations stay apart
                 shutil.rmtree(cwork, ignore_errors=True)
                 try:
@@ -972,6 +999,7 @@ def main(argv: list[str] | None = None) -> int:
                         "error": f"{type(e).__name__}: {e}",
                     }
                 res["split_fingerprint"] = fp  # what --cached-only checks before pooling it
+                res["load_average"] = {"start": load_start, "end": list(os.getloadavg())}
                 write_json(cache, res)
                 shutil.rmtree(cwork, ignore_errors=True)
             _log_result(res)

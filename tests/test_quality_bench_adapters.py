@@ -83,3 +83,18 @@ def test_cached_only_pools_outcomes_of_the_current_split_only(quality, tmp_path)
     assert [r["seed"] for r in runs] == [3, 2, 4]  # newest first, the other splits left out
     assert [r["seed"] for r in quality._cached_runs(tmp_path, "implicit ALS")] == [3, 1, 2, 0, 4]
     assert quality._cached_runs(tmp_path, "implicit ALS", "another") == []
+
+
+def test_load_line_reports_what_the_outcomes_recorded(quality) -> None:
+    def report(*loads: tuple[float, float] | None) -> dict:
+        contenders = [
+            {} if la is None else {"load_average": {"start": [la[0], 0, 0], "end": [la[1], 0, 0]}}
+            for la in loads
+        ]
+        return {"machine": {"cores": 2}, "datasets": {"d": {"contenders": contenders}}}
+
+    quiet = quality._load_line(report((0.5, 1.0), (1.9, 1.2), None))
+    assert "2 of 3 contenders" in quiet and "1.00–1.90 on 2 cores" in quiet and "comparable" in quiet
+    assert "oversubscribed" not in quiet
+    assert "oversubscribed" in quality._load_line(report((0.5, 1.0), (2.1, 1.0)))
+    assert "not recorded" in quality._load_line(report(None, None))
