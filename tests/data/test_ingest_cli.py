@@ -59,6 +59,26 @@ def test_ingest_json_prints_the_counts(tmp_path: Path) -> None:
     assert manifest["rating_scale"] == [1.0, 5.0] and manifest["source_variant"] == "combined"
 
 
+def test_manifest_records_each_file_digest_and_the_fingerprint_built_from_them(tmp_path: Path) -> None:
+    root = netflix_fixture(tmp_path / "nf")
+    result = CliRunner().invoke(main, ["ingest", str(root), "--out", str(tmp_path / "ds")])
+    assert result.exit_code == 0, result.output
+    ds = tmp_path / "ds"
+    manifest = json.loads((ds / "manifest.json").read_text())
+    names = ["interactions.parquet", "items.parquet", "users.parquet"]
+    digests = {n: hashlib.sha256((ds / n).read_bytes()).hexdigest() for n in names}
+    assert manifest["files"] == digests
+    h = hashlib.sha256(f"nextwatch-dataset-v{manifest['schema_version']}".encode())
+    for n in names:
+        h.update(n.encode() + digests[n].encode())
+    assert manifest["fingerprint"] == h.hexdigest()[:32] == load_dataset(ds).fingerprint
+    sources = {Path(s["path"]).name: s for s in manifest["sources"]}
+    for name in ("movie_titles.csv", "combined_data_1.txt"):
+        data = (root / name).read_bytes()
+        assert sources[name]["sha256"] == hashlib.sha256(data).hexdigest()
+        assert sources[name]["bytes"] == len(data)
+
+
 def test_ingest_ratings_with_a_catalogue_links_by_tmdb_id(tmp_path: Path) -> None:
     ml = tmp_path / "ml"
     ml.mkdir()

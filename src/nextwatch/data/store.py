@@ -63,11 +63,12 @@ def _write_interactions(path: Path, inter: Interactions) -> None:
 INTERACTIONS_SCHEMA_FOR_WRITE = Interactions.empty().to_arrow().schema
 
 
-def _fingerprint(folder: Path, names: list[str]) -> str:
+def _fingerprint(file_hashes: dict[str, str]) -> str:
+    """The dataset's fingerprint from its files' sha256 (in the order given)."""
     h = hashlib.sha256(f"nextwatch-dataset-v{SCHEMA_VERSION}".encode())
-    for name in names:
+    for name, digest in file_hashes.items():
         h.update(name.encode())
-        h.update(sha256_file(folder / name).encode())
+        h.update(digest.encode())
     return h.hexdigest()[:32]
 
 
@@ -95,7 +96,8 @@ def write_dataset(
         _write_interactions(tmp / INTERACTIONS_FILE, interactions)
         pq.write_table(items.to_arrow().cast(ITEMS_SCHEMA), tmp / ITEMS_FILE, compression="zstd")
         pq.write_table(users.to_arrow().cast(USERS_SCHEMA), tmp / USERS_FILE, compression="zstd")
-        names = [INTERACTIONS_FILE, ITEMS_FILE, USERS_FILE]
+        # each output is hashed once: the manifest lists the digests and the fingerprint is built from them
+        file_hashes = {name: sha256_file(tmp / name) for name in (INTERACTIONS_FILE, ITEMS_FILE, USERS_FILE)}
         manifest: dict[str, Any] = {
             "schema_version": SCHEMA_VERSION,
             "format": source_format,
@@ -109,8 +111,8 @@ def write_dataset(
             else [float(rating_scale[0]), float(rating_scale[1])],
             "n_items_with_description": int(items["description"].is_not_null().sum()),
             "sources": sources,
-            "files": {name: sha256_file(tmp / name) for name in names},
-            "fingerprint": _fingerprint(tmp, names),
+            "files": file_hashes,
+            "fingerprint": _fingerprint(file_hashes),
         }
         if extra:
             manifest.update(extra)
