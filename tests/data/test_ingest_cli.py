@@ -192,3 +192,25 @@ def test_loader_errors_are_input_errors(tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("hello\n")
     with pytest.raises(InputError, match="cannot tell which format"):
         load_source(tmp_path / "notes.txt")
+
+
+def test_sources_land_in_the_manifest_and_a_failure_hashing_them_keeps_the_old_dataset(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import nextwatch.data.ingest as ingest_mod
+
+    root = netflix_fixture(tmp_path / "nf")
+    out = tmp_path / "ds"
+    manifest = ingest_mod.ingest([root], out)
+    names = sorted(Path(s["path"]).name for s in manifest["sources"])
+    assert names == ["combined_data_1.txt", "movie_titles.csv"]
+    before, siblings = snapshot(out), sorted(p.name for p in tmp_path.iterdir())
+
+    def unreadable(path: object) -> dict:
+        raise OSError(f"cannot read {path}")
+
+    monkeypatch.setattr(ingest_mod, "source_record", unreadable)
+    with pytest.raises(OSError, match="cannot read"):
+        ingest_mod.ingest([root], out)
+    assert snapshot(out) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == siblings  # and left no temp folder behind
