@@ -195,6 +195,17 @@ def fit_logistic(
     return w.detach().numpy().astype(np.float64), float(b.item()), mu, sd
 
 
+def logistic_fuse(
+    w: np.ndarray, b: float, mu: np.ndarray, sd: np.ndarray
+) -> Callable[[np.ndarray], np.ndarray]:
+    """The fitted regression as a ``fuse`` for :class:`StudyRanker`: logits of the standardised features."""
+
+    def fuse(f: np.ndarray) -> np.ndarray:
+        return ((f[:, : len(FEATURES)] - mu) / sd) @ w + b
+
+    return fuse
+
+
 def collect(ranker: Any, people: Sequence[Any], rounds: int, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Feature rows of every candidate of every round (after the first like), labelled by the oracle;
     sessions driven by ``ranker``."""
@@ -249,13 +260,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         rows.append({"fusion": name, "group": group, **versus(h, base), **extra})
         log.info("%-40s %-22s %s", name, group, rows[-1])
 
-    add("CF with fold-in", "validation", cf_val, cf_val)
-    add(
-        "hybrid (recommended settings)",
-        "validation",
-        hits_of(parts.ranker(hybrid_cls), val, parts, rounds, k),
-        cf_val,
-    )
+    for group, people, cf_hits in (("validation", val, cf_val), ("report", rep, cf_rep)):
+        add("CF with fold-in", group, cf_hits, cf_hits)
+        add(
+            "hybrid (recommended settings)",
+            group,
+            hits_of(parts.ranker(hybrid_cls), people, parts, rounds, k),
+            cf_hits,
+        )
 
     def sig(c: np.ndarray) -> np.ndarray:
         return 1.0 / (1.0 + np.exp(-c))
@@ -283,18 +295,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return driver.rank(liked, shown, k)
 
     half = len(val) // 2
-    folds = [(val[:half], val[half:], cf_val[half:]), (val[half:], val[:half], cf_val[:half])]
+    folds = [(val[:half], val[half:]), (val[half:], val[:half])]
     for lam in (0.9, 1.0):
         crossed = []
-        for fit_people, test_people, _base in folds:
-            x, y = collect(Driven(), fit_people, rounds, k)
-            w, b, mu, sd = fit_logistic(x, y)
-
-            def fuse(
-                f: np.ndarray, w: np.ndarray = w, b: float = b, mu: Any = mu, sd: Any = sd
-            ) -> np.ndarray:
-                return ((f[:, : len(FEATURES)] - mu) / sd) @ w + b
-
+        for fit_people, test_people in folds:
+            fuse = logistic_fuse(*fit_logistic(*collect(Driven(), fit_people, rounds, k)))
             crossed.append(
                 hits_of(parts.ranker(study_cls, fuse=fuse, mmr_lambda=lam), test_people, parts, rounds, k)
             )
@@ -305,17 +310,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     learned = [
         {"feature": n, "weight (standardised)": round(float(v), 3)} for n, v in zip(FEATURES, w, strict=True)
     ]
-
-    def fuse_all(f: np.ndarray) -> np.ndarray:
-        return ((f[:, : len(FEATURES)] - mu) / sd) @ w + b
-
-    add("CF with fold-in", "report", cf_rep, cf_rep)
-    add(
-        "hybrid (recommended settings)",
-        "report",
-        hits_of(parts.ranker(hybrid_cls), rep, parts, rounds, k),
-        cf_rep,
-    )
+    fuse_all = logistic_fuse(w, b, mu, sd)
     for lam in (0.9, 1.0):
         h = hits_of(parts.ranker(study_cls, fuse=fuse_all, mmr_lambda=lam), rep, parts, rounds, k)
         add(f"learned (logistic, fitted on validation), MMR {lam}", "report", h, cf_rep)
