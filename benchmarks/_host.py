@@ -35,6 +35,17 @@ def load_average() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
+def load_note(before: list[float], after: list[float], cores: int | None) -> str:
+    """A sentence on the 1-minute load average around a run, and what it means for its timings."""
+    busy = max(before[0], after[0]) > (cores or 1)
+    verdict = (
+        "the cores were oversubscribed: timings are noisy and pessimistic"
+        if busy
+        else "the cores were not oversubscribed"
+    )
+    return f"Load average {before} before, {after} after (1, 5, 15 min) on {cores} cores: {verdict}."
+
+
 def host_facts() -> dict[str, Any]:
     """CPU model, cores, RAM, Python, platform, the load average now and the repository commit (empty
     outside git): what every benchmark records beside its figures."""

@@ -52,7 +52,7 @@ from typing import Any
 
 import numpy as np
 
-from _host import host_facts
+from _host import host_facts, load_average
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("NEXTWATCH_SHARED_DATA", REPO.parent / "shared" / "data"))
@@ -108,10 +108,6 @@ def machine() -> dict[str, Any]:
         "torch": torch.__version__,
         "faiss_omp_threads": faiss.omp_get_max_threads(),
     }
-
-
-def loadavg() -> list[float]:
-    return [round(x, 2) for x in os.getloadavg()]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -285,7 +281,7 @@ def run_worker(spec: dict[str, Any], log: list[str]) -> dict[str, Any]:
         raise RuntimeError(f"worker {spec['method']} failed:\n{proc.stderr[-4000:]}")
     res = json.loads(proc.stdout.strip().splitlines()[-1])
     res["wall_s"] = round(time.perf_counter() - t0, 1)
-    res["load_average_after"] = loadavg()
+    res["load_average_after"] = load_average()
     line = (
         f"  {res['method']:12s} {json.dumps(res['params'])} build {res['build_s']:.2f}s "
         f"peak {res['peak_rss_mib']:.0f} MiB"
@@ -326,7 +322,7 @@ def part_encoding(cache: Path, repeats: int) -> tuple[dict[str, Any], Path]:
     enc.encode(texts[:64])  # warm-up (first-call allocations)
     folder = store_folder(ds_dir, config.model)
     cold, cold_cpu, cached = [], [], []
-    la0 = loadavg()
+    la0 = load_average()
     for r in range(repeats):
         shutil.rmtree(folder, ignore_errors=True)
         t0, c0 = time.perf_counter(), time.process_time()
@@ -361,7 +357,7 @@ def part_encoding(cache: Path, repeats: int) -> tuple[dict[str, Any], Path]:
         "cached_s_all": [round(x, 4) for x in cached],
         "cached_sentences_per_s": round(len(texts) / median(cached), 1),
         "load_average_before": la0,
-        "load_average_after": loadavg(),
+        "load_average_after": load_average(),
     }
     return res, ds_dir
 
@@ -390,7 +386,7 @@ def part_real(ds_dir: Path, cache: Path, repeats: int, log: list[str]) -> dict[s
     from nextwatch.content.config import ContentConfig
     from nextwatch.content.store import EmbeddingStore
 
-    la0 = loadavg()
+    la0 = load_average()
     date = time.strftime("%Y-%m-%d %H:%M")
     store = EmbeddingStore.load(ds_dir, ContentConfig().model)
     files = {
@@ -420,7 +416,7 @@ def part_real(ds_dir: Path, cache: Path, repeats: int, log: list[str]) -> dict[s
         "methods": results,
         "date": date,
         "load_average_before": la0,
-        "load_average_after": loadavg(),
+        "load_average_after": load_average(),
     }
 
 
@@ -461,7 +457,7 @@ def part_synthetic(
 ) -> dict[str, Any]:
     from nextwatch.content.config import ContentConfig
 
-    la0 = loadavg()
+    la0 = load_average()
     files, gen_s = synthetic_files(cache, n, noise)
     data = np.load(files["data"], mmap_mode="r")
     queries = np.load(files["queries"])
@@ -514,7 +510,7 @@ def part_synthetic(
             log,
         )
     )
-    out["load_average_after"] = loadavg()
+    out["load_average_after"] = load_average()
     return out
 
 
@@ -530,7 +526,7 @@ def part_sweep(
     Each 1M build takes a long time on 2 shared cores, so the build settings are compared on a slice
     (with its own exact neighbours for the same queries); the chosen ones are then run on the full set.
     """
-    la0 = loadavg()
+    la0 = load_average()
     files, _ = synthetic_files(cache, n, noise)
     data = np.load(files["data"], mmap_mode="r")
     queries = np.load(files["queries"])
@@ -566,7 +562,7 @@ def part_sweep(
         "of_n": n,
         "date": time.strftime("%Y-%m-%d %H:%M"),
         "load_average_before": la0,
-        "load_average_after": loadavg(),
+        "load_average_after": load_average(),
         "runs": runs,
     }
 

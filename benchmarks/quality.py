@@ -49,7 +49,7 @@ from nextwatch.io import write_json
 sys.path.insert(0, str(Path(__file__).resolve().parent / "peers"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _host import host_facts
+from _host import host_facts, load_average
 
 log = logging.getLogger("quality")
 
@@ -669,10 +669,7 @@ def machine() -> dict[str, Any]:
     import nextwatch
 
     versions = {"torch": torch.__version__, "numpy": np.__version__, "nextwatch": nextwatch.__version__}
-    facts = host_facts()
-    return (
-        facts | versions | {"gpu": torch.cuda.is_available(), "load_average_at_start": facts["load_average"]}
-    )
+    return host_facts() | versions | {"gpu": torch.cuda.is_available()}
 
 
 def _fmt(v: Any, std: Any = None, nd: int = 3) -> str:
@@ -968,11 +965,11 @@ def main(argv: list[str] | None = None) -> int:
             if cache.exists() and not args.fresh:
                 res = json.loads(cache.read_text())
                 log.info("%s: cached", c.name)
-            elif args.cached_only and _cached_runs(work / "results", c.name, fp):
-                res = _merge_runs(_cached_runs(work / "results", c.name, fp))
+            elif args.cached_only and (runs := _cached_runs(work / "results", c.name, fp)):
+                res = _merge_runs(runs)
                 log.info("%s: assembled from cached runs (seeds %s)", c.name, res.get("merged_seeds"))
             elif args.cached_only:
-                stale = len(_cached_runs(work / "results", c.name))
+                stale = len(_cached_runs(work / "results", c.name))  # none of them on this split
                 res = {
                     "name": c.name,
                     "library": c.library,
@@ -984,7 +981,7 @@ def main(argv: list[str] | None = None) -> int:
                 }
             else:
                 log.info("%s: tuning %d setting(s), then %d seed(s)", c.name, len(c.grid), len(seeds))
-                load_start = list(os.getloadavg())
+                load_start = load_average()
                 cwork = work / "runs" / f"{_slug(c.name)}-{os.getpid()}"  # parallel invocations stay apart
                 shutil.rmtree(cwork, ignore_errors=True)
                 try:
@@ -999,7 +996,7 @@ def main(argv: list[str] | None = None) -> int:
                         "error": f"{type(e).__name__}: {e}",
                     }
                 res["split_fingerprint"] = fp  # what --cached-only checks before pooling it
-                res["load_average"] = {"start": load_start, "end": list(os.getloadavg())}
+                res["load_average"] = {"start": load_start, "end": load_average()}
                 write_json(cache, res)
                 shutil.rmtree(cwork, ignore_errors=True)
             _log_result(res)

@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from _host import host_facts
+from _host import host_facts, load_average
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
@@ -180,11 +180,6 @@ def start_server(model: Path, workers: int, instance: Path, log_path: Path) -> t
     raise SystemExit(f"the server did not start; its log:\n{log_path.read_text()}")
 
 
-def hardware() -> dict[str, Any]:
-    facts = host_facts()
-    return facts | {"load_average_1_5_15": facts["load_average"]}
-
-
 def process_cpu_s(pid: int) -> float:
     """CPU seconds (user + system, all threads) the process ``pid`` has used so far (Linux)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -230,7 +225,7 @@ def markdown(result: dict[str, Any]) -> str:
         "",
         f"Hardware: {result['hardware']['cpu']} ({result['hardware']['cores']} cores), Python "
         f"{result['hardware']['python']}; load average (1, 5, 15 min) before the run "
-        f"{result['hardware']['load_average_1_5_15']}, after {result['load_average_after']}. "
+        f"{result['hardware']['load_average']}, after {result['load_average_after']}. "
         f"Model `{result['model']}` "
         f"(dataset {result['health'].get('dataset_fingerprint', '?')}, "
         f"{result['health'].get('items', '?')} items). "
@@ -296,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.model is None:
         ap.error("give --model MODEL_DIR (or set NEXTWATCH_MODEL_DIR)")
     started = time.strftime("%Y-%m-%d %H:%M:%S %z")
-    machine = hardware()
+    machine = host_facts()
     with tempfile.TemporaryDirectory(prefix="nextwatch-web-load-") as tmp:
         log_path = Path(tmp) / "server.log"
         t0 = time.perf_counter()
@@ -384,7 +379,7 @@ def main(argv: list[str] | None = None) -> int:
         },
         "round_page": page,
         "load": load,
-        "load_average_after": [round(x, 2) for x in os.getloadavg()],
+        "load_average_after": load_average(),
         "ok": ok,
     }
     args.out.mkdir(parents=True, exist_ok=True)
